@@ -1,0 +1,129 @@
+//! The HTTP/JSON wire types, shared by `kv-server` and `kv-client` so they are
+//! written once.
+//!
+//! The seed routes' documented fields are kept exactly; extra fields such as
+//! `rev` are additions a client may ignore.
+
+use serde::{Deserialize, Serialize};
+
+/// Body of `POST /set`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRequest {
+    /// The key to write.
+    pub key: String,
+    /// The value to store.
+    pub val: String,
+}
+
+/// Answer to `POST /set` (status 201).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetResponse {
+    /// Always `true`: the value was stored.
+    pub inserted: bool,
+    /// The value it replaced, or `null` for a new key.
+    pub ejected_val: Option<String>,
+    /// The revision the write was committed at.
+    #[serde(default)]
+    pub rev: u64,
+}
+
+/// Query of `GET /get`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetQuery {
+    /// The key to read.
+    pub key: String,
+}
+
+/// Answer to `GET /get` (status 200, also for a missing key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetResponse {
+    /// Whether the key exists.
+    pub found: bool,
+    /// Its value, or `null`.
+    pub inserted_val: Option<String>,
+    /// The revision of the key's last write, when found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mod_rev: Option<u64>,
+}
+
+/// Body of `/rm` (DELETE or POST).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RmRequest {
+    /// The key to remove.
+    pub key: String,
+}
+
+/// Answer to `/rm` (status 200, also for a missing key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RmResponse {
+    /// Whether the key existed.
+    pub found: bool,
+    /// Whether it was removed (the same as `found`).
+    pub removed: bool,
+    /// The removed value, or `null`.
+    pub ejected_val: Option<String>,
+    /// The revision of the removal; the store revision when nothing was removed.
+    #[serde(default)]
+    pub rev: u64,
+}
+
+/// Answer to `GET /`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    /// `true` while the server serves requests.
+    pub up: bool,
+}
+
+/// The body of every error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A machine-readable code and a human-readable message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code such as `bad_request` or `payload_too_large`.
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn seed_fields_are_exact() {
+        let set = SetResponse {
+            inserted: true,
+            ejected_val: None,
+            rev: 7,
+        };
+        assert_eq!(
+            serde_json::to_value(&set).expect("serializes"),
+            json!({"inserted": true, "ejected_val": null, "rev": 7})
+        );
+        let get = GetResponse {
+            found: false,
+            inserted_val: None,
+            mod_rev: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&get).expect("serializes"),
+            json!({"found": false, "inserted_val": null})
+        );
+    }
+
+    #[test]
+    fn seed_answers_without_extras_still_parse() {
+        let rm: RmResponse =
+            serde_json::from_value(json!({"found": true, "removed": true, "ejected_val": "x"}))
+                .expect("parses");
+        assert_eq!(rm.rev, 0);
+    }
+}

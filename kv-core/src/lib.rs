@@ -1,0 +1,33 @@
+//! The storage core of kv-store: a sharded in-memory map with revisions.
+//!
+//! This crate does no I/O and knows nothing of HTTP, threads or files. The
+//! server wraps it in a commit pipeline (one writer) and serves reads straight
+//! from it (many readers).
+//!
+//! # Layout
+//!
+//! - [`store`]: [`Store`], the cheap, cloneable read handle, and
+//!   [`StoreWriter`], the single mutating handle that evaluates commands
+//!   into a [`Batch`] and applies it.
+//! - [`command`]: the mutations ([`Command`]) and what each one did
+//!   ([`Outcome`], [`Change`]).
+//! - [`entry`]: a stored value with its revision metadata.
+//! - [`limits`]: key and value size limits and their validation.
+//! - [`api`]: the HTTP/JSON wire types, shared by the server and the client.
+//! - [`address`]: parsing of server addresses such as `http://127.0.0.1:8000`.
+//! - [`error`]: the crate's error type.
+#![deny(missing_docs)]
+
+pub mod address;
+pub mod api;
+pub mod command;
+pub mod entry;
+pub mod error;
+pub mod limits;
+pub mod store;
+
+pub use command::{Change, ChangeKind, Command, Outcome};
+pub use entry::Entry;
+pub use error::{CoreError, Result};
+pub use limits::Limits;
+pub use store::{Batch, Store, StoreWriter};

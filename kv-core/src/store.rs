@@ -1,0 +1,401 @@
+//! The sharded map: one writer, many readers.
+//!
+//! [`Store`] is a cheap `Clone` handle for readers. [`StoreWriter`] is the one
+//! handle that mutates; it is not `Clone`, so the type system keeps a single
+//! writer. The writer works in two steps so that a durable log can sit between
+//! them:
+//!
+//! 1. [`StoreWriter::prepare`] evaluates a batch of commands against the
+//!    current state plus the batch so far and assigns revisions, changing
+//!    nothing that readers can see;
+//! 2. [`StoreWriter::apply`] makes the batch visible.
+//!
+//! Each shard is a `std::sync::RwLock`: critical sections are a hash lookup or
+//! an insert, never an await or I/O, so a blocking lock is cheaper than an
+//! async one, and readers of one shard never wait for writers of another.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::command::{Change, ChangeKind, Command, Outcome};
+use crate::entry::Entry;
+use crate::error::{CoreError, Result};
+use crate::limits::Limits;
+
+/// Default number of shards.
+pub const DEFAULT_SHARDS: usize = 64;
+/// Largest accepted number of shards.
+pub const MAX_SHARDS: usize = 65536;
+
+/// One shard. Each map has its own random SipHash keys, independent of the
+/// hasher that picks the shard, so keys that share a shard do not also share
+/// their buckets inside it.
+type Shard = HashMap<Box<str>, Entry, RandomState>;
+
+#[derive(Debug)]
+struct Shared {
+    shards: Box<[RwLock<Shard>]>,
+    /// Picks a shard. `RandomState` is SipHash with per-process random keys,
+    /// so a client cannot choose keys that all land in one shard.
+    shard_hasher: RandomState,
+    /// The revision of the last applied change.
+    revision: AtomicU64,
+    limits: Limits,
+}
+
+impl Shared {
+    fn shard_index(&self, key: &str) -> usize {
+        // The mask keeps the low bits; the shard count is a power of two.
+        (self.shard_hasher.hash_one(key) as usize) & (self.shards.len() - 1)
+    }
+
+    fn read_shard(&self, key: &str) -> RwLockReadGuard<'_, Shard> {
+        // A poisoned lock means a panic happened while it was held; the maps
+        // are only mutated by `insert`/`remove`, which leave them consistent,
+        // so the data is still good to read.
+        self.shards[self.shard_index(key)]
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_shard(&self, key: &str) -> RwLockWriteGuard<'_, Shard> {
+        self.shards[self.shard_index(key)]
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<Entry> {
+        self.read_shard(key).get(key).cloned()
+    }
+}
+
+/// A read handle on the store. Cheap to clone; every clone sees the same data.
+#[derive(Debug, Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl Store {
+    /// Creates an empty store with `shards` shards and returns the read handle
+    /// together with the single writer.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::InvalidShardCount`] unless `shards` is a power of two no
+    /// larger than [`MAX_SHARDS`].
+    pub fn new(shards: usize, limits: Limits) -> Result<(Store, StoreWriter)> {
+        if !shards.is_power_of_two() || shards > MAX_SHARDS {
+            return Err(CoreError::InvalidShardCount(shards));
+        }
+        let shared = Arc::new(Shared {
+            shards: (0..shards).map(|_| RwLock::new(Shard::default())).collect(),
+            shard_hasher: RandomState::new(),
+            revision: AtomicU64::new(0),
+            limits,
+        });
+        let store = Store {
+            shared: Arc::clone(&shared),
+        };
+        Ok((store, StoreWriter { shared }))
+    }
+
+    /// The current value of `key` with its metadata, if it exists.
+    ///
+    /// # Errors
+    ///
+    /// The key fails [`Limits::check_key`].
+    pub fn get(&self, key: &str) -> Result<Option<Entry>> {
+        self.shared.limits.check_key(key)?;
+        Ok(self.shared.get(key))
+    }
+
+    /// The revision of the last applied change (0 for an empty history).
+    pub fn revision(&self) -> u64 {
+        self.shared.revision.load(Ordering::Acquire)
+    }
+
+    /// The number of keys. Takes each shard's read lock in turn, so under
+    /// concurrent writes it is a close estimate, not a snapshot.
+    pub fn len(&self) -> usize {
+        self.shared
+            .shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    /// Whether the store holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The limits every key and value is checked against.
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+}
+
+/// The one handle that mutates the store. Not `Clone`: there is one writer.
+#[derive(Debug)]
+pub struct StoreWriter {
+    shared: Arc<Shared>,
+}
+
+/// A batch of evaluated commands, ready to be logged and applied.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The committed changes, one per revision, in revision order.
+    pub changes: Vec<Change>,
+    /// One result per command, in submission order.
+    pub outcomes: Vec<Result<Outcome>>,
+}
+
+impl StoreWriter {
+    /// A read handle on the same store.
+    pub fn store(&self) -> Store {
+        Store {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Evaluates `commands` in order against the current state plus the
+    /// effects of the earlier commands of the same batch, and assigns each
+    /// change the next revision. Readers see nothing of it until
+    /// [`apply`](Self::apply).
+    ///
+    /// A command that fails validation gets an `Err` outcome and no revision;
+    /// the others are unaffected.
+    pub fn prepare(&self, commands: impl IntoIterator<Item = Command>) -> Batch {
+        let mut rev = self.shared.revision.load(Ordering::Acquire);
+        let mut batch = Batch::default();
+        // Keys touched earlier in this batch and their state after it.
+        let mut overlay: HashMap<Arc<str>, Option<Entry>> = HashMap::new();
+        for command in commands {
+            let outcome = self.evaluate(command, &mut rev, &mut overlay, &mut batch.changes);
+            batch.outcomes.push(outcome);
+        }
+        batch
+    }
+
+    fn evaluate(
+        &self,
+        command: Command,
+        rev: &mut u64,
+        overlay: &mut HashMap<Arc<str>, Option<Entry>>,
+        changes: &mut Vec<Change>,
+    ) -> Result<Outcome> {
+        let limits = &self.shared.limits;
+        limits.check_key(command.key())?;
+        if let Command::Set { value, .. } = &command {
+            limits.check_value(value)?;
+        }
+        let key: Arc<str> = Arc::from(command.key());
+        let current = match overlay.get(&key) {
+            Some(state) => state.clone(),
+            None => self.shared.get(&key),
+        };
+        match command {
+            Command::Set { value, .. } => {
+                *rev += 1;
+                let entry = Entry {
+                    value: value.into(),
+                    create_rev: current.as_ref().map_or(*rev, |e| e.create_rev),
+                    mod_rev: *rev,
+                    version: current.as_ref().map_or(1, |e| e.version + 1),
+                };
+                overlay.insert(Arc::clone(&key), Some(entry.clone()));
+                changes.push(Change {
+                    rev: *rev,
+                    key,
+                    kind: ChangeKind::Put(entry),
+                    prev: current.clone(),
+                });
+                Ok(Outcome::Set {
+                    rev: *rev,
+                    prev: current,
+                })
+            }
+            Command::Rm { .. } => {
+                if current.is_none() {
+                    return Ok(Outcome::Rm {
+                        rev: *rev,
+                        removed: None,
+                    });
+                }
+                *rev += 1;
+                overlay.insert(Arc::clone(&key), None);
+                changes.push(Change {
+                    rev: *rev,
+                    key,
+                    kind: ChangeKind::Remove,
+                    prev: current.clone(),
+                });
+                Ok(Outcome::Rm {
+                    rev: *rev,
+                    removed: current,
+                })
+            }
+        }
+    }
+
+    /// Makes a prepared batch visible to readers and advances the revision.
+    ///
+    /// The batch must come from [`prepare`](Self::prepare) on this writer with
+    /// no other batch applied in between; `&mut self` makes that the caller's
+    /// single writer thread's job.
+    pub fn apply(&mut self, batch: &Batch) {
+        let Some(last) = batch.changes.last() else {
+            return;
+        };
+        for change in &batch.changes {
+            let mut shard = self.shared.write_shard(&change.key);
+            match &change.kind {
+                ChangeKind::Put(entry) => {
+                    shard.insert(Box::from(&*change.key), entry.clone());
+                }
+                ChangeKind::Remove => {
+                    shard.remove(&*change.key);
+                }
+            }
+        }
+        self.shared.revision.store(last.rev, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(key: &str, value: &str) -> Command {
+        Command::Set {
+            key: key.into(),
+            value: value.as_bytes().to_vec(),
+        }
+    }
+
+    fn rm(key: &str) -> Command {
+        Command::Rm { key: key.into() }
+    }
+
+    fn new_store() -> (Store, StoreWriter) {
+        Store::new(4, Limits::default()).expect("valid shard count")
+    }
+
+    fn commit(writer: &mut StoreWriter, commands: Vec<Command>) -> Vec<Result<Outcome>> {
+        let batch = writer.prepare(commands);
+        writer.apply(&batch);
+        batch.outcomes
+    }
+
+    #[test]
+    fn shard_count_must_be_a_power_of_two() {
+        for bad in [0, 3, 6, MAX_SHARDS * 2] {
+            assert_eq!(
+                Store::new(bad, Limits::default()).err(),
+                Some(CoreError::InvalidShardCount(bad))
+            );
+        }
+        assert!(Store::new(1, Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn set_returns_previous_and_tracks_metadata() {
+        let (store, mut writer) = new_store();
+        let out = commit(&mut writer, vec![set("a", "1")]);
+        assert_eq!(out, vec![Ok(Outcome::Set { rev: 1, prev: None })]);
+        commit(&mut writer, vec![set("b", "x")]);
+        let out = commit(&mut writer, vec![set("a", "2")]);
+        let Ok(Outcome::Set {
+            rev,
+            prev: Some(prev),
+        }) = &out[0]
+        else {
+            panic!("unexpected {out:?}");
+        };
+        assert_eq!((*rev, &*prev.value), (3, &b"1"[..]));
+        let a = store.get("a").expect("valid key").expect("present");
+        assert_eq!((a.create_rev, a.mod_rev, a.version), (1, 3, 2));
+        assert_eq!(&*a.value, b"2");
+        assert_eq!(store.revision(), 3);
+    }
+
+    #[test]
+    fn rm_of_missing_key_commits_nothing() {
+        let (store, mut writer) = new_store();
+        let out = commit(&mut writer, vec![rm("nope")]);
+        assert_eq!(
+            out,
+            vec![Ok(Outcome::Rm {
+                rev: 0,
+                removed: None
+            })]
+        );
+        assert_eq!(store.revision(), 0);
+    }
+
+    #[test]
+    fn recreated_key_starts_a_new_history() {
+        let (store, mut writer) = new_store();
+        commit(
+            &mut writer,
+            vec![set("k", "1"), set("k", "2"), rm("k"), set("k", "3")],
+        );
+        let k = store.get("k").expect("valid").expect("present");
+        assert_eq!((k.create_rev, k.mod_rev, k.version), (4, 4, 1));
+    }
+
+    #[test]
+    fn a_batch_sees_its_own_earlier_commands() {
+        let (store, mut writer) = new_store();
+        let batch = writer.prepare(vec![set("k", "1"), set("k", "2"), rm("k"), rm("k")]);
+        // Nothing is visible before apply.
+        assert_eq!(store.get("k"), Ok(None));
+        assert_eq!(store.revision(), 0);
+        let revs: Vec<u64> = batch.changes.iter().map(|c| c.rev).collect();
+        assert_eq!(revs, vec![1, 2, 3]);
+        let Ok(Outcome::Rm {
+            removed: Some(e), ..
+        }) = &batch.outcomes[2]
+        else {
+            panic!("unexpected {:?}", batch.outcomes[2]);
+        };
+        assert_eq!(&*e.value, b"2");
+        assert_eq!(
+            batch.outcomes[3],
+            Ok(Outcome::Rm {
+                rev: 3,
+                removed: None
+            })
+        );
+        writer.apply(&batch);
+        assert_eq!(store.get("k"), Ok(None));
+        assert_eq!(store.revision(), 3);
+    }
+
+    #[test]
+    fn invalid_commands_fail_alone() {
+        let limits = Limits {
+            max_key_bytes: 3,
+            max_value_bytes: 3,
+        };
+        let (store, mut writer) = Store::new(2, limits).expect("valid");
+        let out = commit(
+            &mut writer,
+            vec![
+                set("", "v"),
+                set("long", "v"),
+                set("k", "long"),
+                set("k", "ok"),
+            ],
+        );
+        assert_eq!(out[0], Err(CoreError::EmptyKey));
+        assert_eq!(out[1], Err(CoreError::KeyTooLong { len: 4, max: 3 }));
+        assert_eq!(out[2], Err(CoreError::ValueTooLarge { len: 4, max: 3 }));
+        assert_eq!(out[3], Ok(Outcome::Set { rev: 1, prev: None }));
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.get(""), Err(CoreError::EmptyKey));
+    }
+}

@@ -1,0 +1,149 @@
+//! Every server setting, read from flags and environment variables (flags
+//! win), with the defaults as named constants.
+//!
+//! This is the only file of the server that uses `structopt`, so replacing it
+//! (it is in maintenance upstream) touches this file alone.
+
+use std::time::Duration;
+
+use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
+use kv_core::limits::{DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES};
+use kv_core::store::DEFAULT_SHARDS;
+use kv_core::Limits;
+use structopt::StructOpt;
+
+/// Default number of commands the writer takes into one batch.
+pub const DEFAULT_MAX_BATCH: usize = 1024;
+/// Default capacity of the writer's queue; a full queue makes writers wait.
+pub const DEFAULT_QUEUE_DEPTH: usize = 8192;
+/// Default seconds to let in-flight requests finish on shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+/// Room for the JSON framing and escaping around a value, in bytes.
+pub const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
+
+/// kv-store server: a key-value store over HTTP/JSON.
+#[derive(Debug, Clone, StructOpt)]
+#[structopt(name = "server")]
+pub struct Config {
+    /// Address to listen on: `HOST:PORT` or `http://HOST:PORT`. Port 0 picks a
+    /// free port; the bound address is printed on startup.
+    #[structopt(long, env = "KVSTORE_SERVER_HOST", default_value = DEFAULT_SERVER_HOST)]
+    pub host: ServerAddr,
+
+    /// Number of store shards (a power of two).
+    #[structopt(long, env = "KVSTORE_SHARDS", default_value = "64")]
+    pub shards: usize,
+
+    /// Maximum key length in bytes.
+    #[structopt(long, env = "KVSTORE_MAX_KEY_BYTES", default_value = "1024")]
+    pub max_key_bytes: usize,
+
+    /// Maximum value size in bytes.
+    #[structopt(long, env = "KVSTORE_MAX_VALUE_BYTES", default_value = "1048576")]
+    pub max_value_bytes: usize,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[structopt(long, env = "KVSTORE_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Most commands the writer commits in one batch.
+    #[structopt(long, env = "KVSTORE_MAX_BATCH", default_value = "1024")]
+    pub max_batch: usize,
+
+    /// Capacity of the writer's queue.
+    #[structopt(long, env = "KVSTORE_QUEUE_DEPTH", default_value = "8192")]
+    pub queue_depth: usize,
+
+    /// Seconds to let in-flight requests finish after SIGINT/SIGTERM.
+    #[structopt(long, env = "KVSTORE_SHUTDOWN_TIMEOUT", default_value = "30")]
+    pub shutdown_timeout: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_SERVER_HOST
+                .parse()
+                .unwrap_or_else(|e| unreachable!("default address is valid: {e}")),
+            shards: DEFAULT_SHARDS,
+            max_key_bytes: DEFAULT_MAX_KEY_BYTES,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            workers: None,
+            max_batch: DEFAULT_MAX_BATCH,
+            queue_depth: DEFAULT_QUEUE_DEPTH,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+        }
+    }
+}
+
+impl Config {
+    /// Reads flags from the command line and settings from the environment.
+    /// Exits the process with usage help on invalid flags.
+    pub fn from_args() -> Self {
+        <Self as StructOpt>::from_args()
+    }
+
+    /// Reads settings from the given arguments (the first is the program name)
+    /// and the environment.
+    ///
+    /// # Errors
+    ///
+    /// Invalid or unknown flags, as a printable message.
+    pub fn parse_from<I>(args: I) -> Result<Self, String>
+    where
+        I: IntoIterator,
+        I::Item: Into<std::ffi::OsString> + Clone,
+    {
+        <Self as StructOpt>::from_iter_safe(args).map_err(|e| e.message)
+    }
+
+    /// The key and value limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_key_bytes: self.max_key_bytes,
+            max_value_bytes: self.max_value_bytes,
+        }
+    }
+
+    /// The largest request body accepted: twice the value limit plus
+    /// [`BODY_OVERHEAD_BYTES`], room for a value whose JSON string escapes
+    /// double its size. Larger bodies are refused with 413 while they are
+    /// read, whether or not they declare a `Content-Length`.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_value_bytes
+            .saturating_mul(2)
+            .saturating_add(BODY_OVERHEAD_BYTES)
+    }
+
+    /// How long in-flight requests may take to finish on shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_defaults_match_constants() {
+        let config = Config::parse_from(["server", "--host", "http://0.0.0.0:0", "--shards", "8"])
+            .expect("valid flags");
+        assert_eq!(config.host.authority(), "0.0.0.0:0");
+        assert_eq!(config.shards, 8);
+        let defaults = Config::parse_from(["server"]).expect("no flags");
+        let constants = Config::default();
+        assert_eq!(defaults.max_key_bytes, constants.max_key_bytes);
+        assert_eq!(defaults.max_value_bytes, constants.max_value_bytes);
+        assert_eq!(defaults.max_batch, constants.max_batch);
+        assert_eq!(defaults.queue_depth, constants.queue_depth);
+        assert_eq!(defaults.shards, constants.shards);
+        assert_eq!(defaults.shutdown_timeout, constants.shutdown_timeout);
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_a_message() {
+        let err = Config::parse_from(["server", "--host", "ftp://x:1"]).expect_err("bad scheme");
+        assert!(err.contains("scheme"), "{err}");
+    }
+}

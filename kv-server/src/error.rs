@@ -1,0 +1,109 @@
+//! [`ServerError`]: every error the server answers with, and the one place
+//! where errors are mapped to HTTP statuses and the JSON error shape.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use kv_core::api::{ErrorBody, ErrorDetail};
+use kv_core::CoreError;
+use thiserror::Error;
+
+/// An error answer: `{"error": {"code": "...", "message": "..."}}` with the
+/// status of its kind.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Malformed request: bad JSON, missing field, bad query string (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A key that is empty or too long (400).
+    #[error("{0}")]
+    InvalidKey(CoreError),
+    /// A body or value over its limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// A body whose content type is not the one the route takes (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// No such route (404).
+    #[error("no route for {0}")]
+    NotFound(String),
+    /// The route exists but not for this method (405).
+    #[error("method not allowed; this route accepts {allow}")]
+    MethodNotAllowed {
+        /// The methods the route accepts, for the `Allow` header.
+        allow: &'static str,
+    },
+    /// The server cannot take writes now, for example while shutting down (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug: something that should not happen did (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServerError {
+    /// The stable machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServerError::BadRequest(_) => "bad_request",
+            ServerError::InvalidKey(_) => "invalid_key",
+            ServerError::PayloadTooLarge(_) => "payload_too_large",
+            ServerError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ServerError::NotFound(_) => "not_found",
+            ServerError::MethodNotAllowed { .. } => "method_not_allowed",
+            ServerError::Unavailable(_) => "unavailable",
+            ServerError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<CoreError> for ServerError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::EmptyKey | CoreError::KeyTooLong { .. } => ServerError::InvalidKey(e),
+            CoreError::ValueTooLarge { .. } => ServerError::PayloadTooLarge(e.to_string()),
+            other => ServerError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ResponseError for ServerError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ServerError::BadRequest(_) | ServerError::InvalidKey(_) => StatusCode::BAD_REQUEST,
+            ServerError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ServerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let ServerError::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, *allow));
+        }
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_map_to_statuses() {
+        let key: ServerError = CoreError::EmptyKey.into();
+        assert_eq!(key.status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(key.code(), "invalid_key");
+        let value: ServerError = CoreError::ValueTooLarge { len: 2, max: 1 }.into();
+        assert_eq!(value.status_code(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}

@@ -1,0 +1,33 @@
+//! kv-store's HTTP server.
+//!
+//! Writes go through one [`CommitPipeline`] thread that batches them (group
+//! commit), evaluates them against the store, persists them through a
+//! [`CommitLog`] and applies them; reads go straight to the store's shards.
+//!
+//! # Layout
+//!
+//! - [`config`]: every setting, from flags and environment variables.
+//! - [`server`]: [`run`], which serves a bound listener until shutdown.
+//! - [`routes`]: the route table, one `configure` function for `run` and tests.
+//! - [`handlers`]: thin HTTP handlers: parse, call [`AppState`], answer.
+//! - [`state`]: [`AppState`], the operations the handlers call.
+//! - [`pipeline`]: the single writer thread and its queue.
+//! - [`commit_log`]: the seam where the durable log plugs into the pipeline.
+//! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
+#![deny(missing_docs)]
+
+pub mod commit_log;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod pipeline;
+pub mod routes;
+pub mod server;
+pub mod state;
+
+pub use commit_log::CommitLog;
+pub use config::Config;
+pub use error::ServerError;
+pub use pipeline::CommitPipeline;
+pub use server::run;
+pub use state::AppState;

@@ -1,0 +1,220 @@
+//! The commit pipeline: the single writer thread.
+//!
+//! Handlers [`submit`](CommitPipeline::submit) commands into a bounded queue.
+//! The writer takes everything queued (up to a batch limit), evaluates it
+//! against the store, hands the batch to the [`CommitLog`], applies it, and
+//! answers each waiting handler. One writer means one revision order, no
+//! write-write locking, and one log append (and one sync) per batch however
+//! many handlers are waiting: group commit.
+
+use std::io;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use kv_core::{Command, CoreError, Outcome, StoreWriter};
+use log::{debug, error, info};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::commit_log::CommitLog;
+use crate::error::ServerError;
+
+/// What a submitter gets back: the command's outcome, or why it failed.
+type Reply = Result<Outcome, ServerError>;
+
+enum Message {
+    Submit(Command, oneshot::Sender<Reply>),
+    /// Commit everything queued before this, then stop.
+    Stop,
+}
+
+/// Handle on the writer thread. Shared by all handlers (it lives in
+/// [`AppState`](crate::AppState)).
+#[derive(Debug)]
+pub struct CommitPipeline {
+    queue: mpsc::Sender<Message>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Submit(command, _) => f.debug_tuple("Submit").field(command).finish(),
+            Message::Stop => f.write_str("Stop"),
+        }
+    }
+}
+
+impl CommitPipeline {
+    /// Starts the writer thread, which owns `writer` and `log`.
+    ///
+    /// # Errors
+    ///
+    /// The thread could not be spawned.
+    pub fn start(
+        writer: StoreWriter,
+        log: Box<dyn CommitLog>,
+        max_batch: usize,
+        queue_depth: usize,
+    ) -> io::Result<Self> {
+        let (queue, receiver) = mpsc::channel(queue_depth.max(1));
+        let thread = std::thread::Builder::new()
+            .name("kv-writer".into())
+            .spawn(move || write_loop(writer, log, receiver, max_batch.max(1)))?;
+        Ok(Self {
+            queue,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues `command` and waits until it is committed (or refused).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Unavailable`] when the pipeline has stopped or the batch
+    /// could not be made durable; the command's own validation error otherwise.
+    pub async fn submit(&self, command: Command) -> Result<Outcome, ServerError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Message::Submit(command, reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Commits everything queued so far, then stops the writer and waits for
+    /// it. Later submissions fail with 503. Calling it again does nothing.
+    pub async fn shutdown(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(thread) = thread else {
+            return;
+        };
+        // Fails only if the writer is already gone, which join reports.
+        let _ = self.queue.send(Message::Stop).await;
+        match actix_web::rt::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(())) => {}
+            _ => error!("the writer thread panicked"),
+        }
+    }
+}
+
+fn stopped() -> ServerError {
+    ServerError::Unavailable("the server is shutting down and takes no more writes".into())
+}
+
+fn write_loop(
+    mut writer: StoreWriter,
+    mut log: Box<dyn CommitLog>,
+    mut receiver: mpsc::Receiver<Message>,
+    max_batch: usize,
+) {
+    let mut commands = Vec::with_capacity(max_batch);
+    let mut replies = Vec::with_capacity(max_batch);
+    let mut stopping = false;
+    while !stopping {
+        let Some(first) = receiver.blocking_recv() else {
+            break;
+        };
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Submit(command, reply) => {
+                    commands.push(command);
+                    replies.push(reply);
+                }
+                Message::Stop => stopping = true,
+            }
+            if !stopping && commands.len() < max_batch {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if commands.is_empty() {
+            continue;
+        }
+        debug!("committing a batch of {}", commands.len());
+        let batch = writer.prepare(commands.drain(..));
+        let durable = log.commit(&batch);
+        if let Err(e) = &durable {
+            error!(
+                "batch of {} changes not committed: {e}",
+                batch.changes.len()
+            );
+        } else {
+            writer.apply(&batch);
+        }
+        for (reply, outcome) in replies.drain(..).zip(batch.outcomes) {
+            let answer = match &durable {
+                Ok(()) => outcome.map_err(ServerError::from),
+                Err(e) => Err(not_durable(outcome, e)),
+            };
+            // The submitter may have gone away (client disconnected); the
+            // write is committed all the same.
+            let _ = reply.send(answer);
+        }
+    }
+    info!("commit pipeline stopped");
+}
+
+/// The answer for a command whose batch failed to persist: its own validation
+/// error if it had one, otherwise 503.
+fn not_durable(outcome: Result<Outcome, CoreError>, e: &io::Error) -> ServerError {
+    match outcome {
+        Err(invalid) => invalid.into(),
+        Ok(_) => ServerError::Unavailable(format!("the write could not be made durable: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commit_log::MemoryOnly;
+    use kv_core::{Batch, Limits, Store};
+
+    struct FailingLog;
+
+    impl CommitLog for FailingLog {
+        fn commit(&mut self, _batch: &Batch) -> io::Result<()> {
+            Err(io::Error::other("disk on fire"))
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        actix_web::rt::System::new().block_on(f)
+    }
+
+    #[test]
+    fn commits_and_stops_cleanly() {
+        let (store, writer) = Store::new(2, Limits::default()).expect("valid");
+        let pipeline = CommitPipeline::start(writer, Box::new(MemoryOnly), 8, 8).expect("starts");
+        let outcome = block_on(pipeline.submit(Command::Set {
+            key: "k".into(),
+            value: b"v".to_vec(),
+        }))
+        .expect("committed");
+        assert_eq!(outcome, Outcome::Set { rev: 1, prev: None });
+        assert_eq!(store.revision(), 1);
+        block_on(pipeline.shutdown());
+        block_on(pipeline.shutdown());
+        let after = block_on(pipeline.submit(Command::Rm { key: "k".into() }));
+        assert!(
+            matches!(after, Err(ServerError::Unavailable(_))),
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_log_write_applies_nothing() {
+        let (store, writer) = Store::new(2, Limits::default()).expect("valid");
+        let pipeline = CommitPipeline::start(writer, Box::new(FailingLog), 8, 8).expect("starts");
+        let result = block_on(pipeline.submit(Command::Set {
+            key: "k".into(),
+            value: b"v".to_vec(),
+        }));
+        assert!(
+            matches!(result, Err(ServerError::Unavailable(_))),
+            "{result:?}"
+        );
+        assert_eq!(store.get("k"), Ok(None));
+        assert_eq!(store.revision(), 0);
+        block_on(pipeline.shutdown());
+    }
+}
