@@ -1,1 +1,28 @@
-//! placeholder
+//! kv-store's client: a typed, blocking library on ureq, and the `client`
+//! command line built on it.
+//!
+//! ```no_run
+//! use kv_client::KvClient;
+//!
+//! let client = KvClient::new(&"127.0.0.1:8000".parse()?);
+//! client.set("greeting", "hello")?;
+//! assert_eq!(client.get("greeting")?.inserted_val.as_deref(), Some("hello"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layout
+//!
+//! - [`client`]: [`KvClient`], one method per route.
+//! - [`error`]: [`ClientError`], which separates an unreachable server from
+//!   an error answer.
+//! - [`cli`]: the command-line options (the only file that uses structopt).
+//! - [`commands`]: runs a parsed command line and prints its result.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod error;
+
+pub use client::KvClient;
+pub use error::{ClientError, Result};

@@ -1,1 +1,15 @@
-//! placeholder
+//! Test harness for kv-store: starts the real `server` binary on
+//! `127.0.0.1:0` in its own temporary directory, waits until it has printed
+//! its address, and stops it when dropped. Plus a small HTTP helper that
+//! returns any status as a value.
+//!
+//! # Layout
+//!
+//! - [`server`]: [`TestServer`], a running server process.
+//! - [`http`]: [`http::request`], raw HTTP calls for tests.
+#![deny(missing_docs)]
+
+pub mod http;
+pub mod server;
+
+pub use server::{cargo_bin, TestServer};

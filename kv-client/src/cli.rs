@@ -1,0 +1,88 @@
+//! The command-line options of `client`.
+//!
+//! This is the only file of the client that uses `structopt`, so replacing it
+//! (it is in maintenance upstream) touches this file alone.
+
+use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
+use structopt::clap::ErrorKind;
+use structopt::StructOpt;
+
+/// kv-store client: read and write keys on a kv-store server.
+#[derive(Debug, StructOpt)]
+#[structopt(
+    name = "client",
+    about = "kv-store client: read and write keys on a kv-store server."
+)]
+pub struct Cli {
+    /// Server address: `HOST:PORT` or `http://HOST:PORT`.
+    #[structopt(long, global = true, env = "KVSTORE_SERVER_HOST", default_value = DEFAULT_SERVER_HOST)]
+    pub host: ServerAddr,
+
+    /// Print the server's JSON answer instead of plain text.
+    #[structopt(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[structopt(subcommand)]
+    pub command: CliCommand,
+}
+
+// The subcommands. Not a doc comment: structopt would show it in place of
+// the program's description.
+#[allow(missing_docs)]
+#[derive(Debug, StructOpt)]
+pub enum CliCommand {
+    /// Print the value of KEY (exit 1 if it does not exist).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Store VAL under KEY.
+    Set {
+        /// The key.
+        key: String,
+        /// The value.
+        val: String,
+    },
+    /// Remove KEY (exit 1 if it did not exist).
+    Rm {
+        /// The key.
+        key: String,
+    },
+}
+
+/// What parsing the command line produced.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A command to run.
+    Run(Cli),
+    /// Help or version text, to print on stdout and exit 0.
+    Info(String),
+    /// A usage error, to print on stderr and exit 2.
+    Usage(String),
+}
+
+/// Parses the process's arguments and environment.
+pub fn parse() -> Parsed {
+    parse_from(std::env::args_os())
+}
+
+/// Parses `args` (the first is the program name) and the environment.
+pub fn parse_from<I>(args: I) -> Parsed
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString> + Clone,
+{
+    match Cli::from_iter_safe(args) {
+        Ok(cli) => Parsed::Run(cli),
+        Err(e)
+            if matches!(
+                e.kind,
+                ErrorKind::HelpDisplayed | ErrorKind::VersionDisplayed
+            ) =>
+        {
+            Parsed::Info(e.message)
+        }
+        Err(e) => Parsed::Usage(e.message),
+    }
+}

@@ -1,0 +1,138 @@
+//! [`KvClient`]: one blocking method per route.
+
+use std::time::Duration;
+
+use kv_core::address::ServerAddr;
+use kv_core::api::{
+    ErrorBody, GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest, SetResponse,
+};
+use serde::de::DeserializeOwned;
+use ureq::http::Response;
+use ureq::{Agent, Body};
+
+use crate::error::{ClientError, Result};
+
+/// How long to wait for a TCP connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one whole request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A blocking client for one kv-store server. Cheap to clone; clones share
+/// a connection pool.
+#[derive(Debug, Clone)]
+pub struct KvClient {
+    agent: Agent,
+    base_url: String,
+}
+
+impl KvClient {
+    /// A client for the server at `addr`.
+    pub fn new(addr: &ServerAddr) -> Self {
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .build();
+        Self {
+            agent: config.into(),
+            base_url: addr.base_url(),
+        }
+    }
+
+    /// The server's base URL, such as `http://127.0.0.1:8000`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `GET /`: whether the server is up.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn health(&self) -> Result<HealthResponse> {
+        let url = self.url("/");
+        decode(&url, self.agent.get(&url).call())
+    }
+
+    /// `POST /set`: stores `val` under `key`; the answer carries the value it
+    /// replaced.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn set(&self, key: &str, val: &str) -> Result<SetResponse> {
+        let url = self.url("/set");
+        let body = SetRequest {
+            key: key.to_owned(),
+            val: val.to_owned(),
+        };
+        decode(&url, self.agent.post(&url).send_json(&body))
+    }
+
+    /// `GET /get?key=`: the value of `key`; `found` is false when it is missing.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn get(&self, key: &str) -> Result<GetResponse> {
+        let url = self.url("/get");
+        decode(&url, self.agent.get(&url).query("key", key).call())
+    }
+
+    /// `DELETE /rm`: removes `key`; `found` is false when it was missing.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn rm(&self, key: &str) -> Result<RmResponse> {
+        let url = self.url("/rm");
+        let body = RmRequest {
+            key: key.to_owned(),
+        };
+        decode(
+            &url,
+            self.agent.delete(&url).force_send_body().send_json(&body),
+        )
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// Turns a transport result into the typed answer or a [`ClientError`].
+fn decode<T: DeserializeOwned>(
+    url: &str,
+    result: std::result::Result<Response<Body>, ureq::Error>,
+) -> Result<T> {
+    let mut response = result.map_err(|e| ClientError::Unreachable {
+        url: url.to_owned(),
+        detail: e.to_string(),
+    })?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| ClientError::Protocol {
+            url: url.to_owned(),
+            detail: format!("cannot read the body: {e}"),
+        })?;
+    if !response.status().is_success() {
+        return Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => ClientError::Server {
+                status,
+                code: body.error.code,
+                message: body.error.message,
+            },
+            Err(_) => ClientError::Server {
+                status,
+                code: "unknown".into(),
+                message: text,
+            },
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| ClientError::Protocol {
+        url: url.to_owned(),
+        detail: format!("{e} in {text:?}"),
+    })
+}

@@ -1,0 +1,99 @@
+//! Runs a parsed command line against the server and prints the result:
+//! results on stdout, diagnostics on stderr, and an exit code that says what
+//! happened.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::cli::{Cli, CliCommand};
+use crate::client::KvClient;
+use crate::error::ClientError;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the key does not exist (`get`, `rm`).
+pub const EXIT_NOT_FOUND: u8 = 1;
+/// Exit code: invalid command line.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the server could not be reached.
+pub const EXIT_UNREACHABLE: u8 = 3;
+/// Exit code: the server answered with an error.
+pub const EXIT_SERVER_ERROR: u8 = 4;
+
+/// Runs `cli`, printing to `out` and `err`, and returns the exit code.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    let client = KvClient::new(&cli.host);
+    match execute(&client, cli.command, cli.json, out, err) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            ExitCode::from(match e {
+                Failure::Client(ClientError::Unreachable { .. }) => EXIT_UNREACHABLE,
+                Failure::Client(_) => EXIT_SERVER_ERROR,
+                Failure::Output(_) => EXIT_SERVER_ERROR,
+            })
+        }
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+fn execute(
+    client: &KvClient,
+    command: CliCommand,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    match command {
+        CliCommand::Get { key } => {
+            let answer = client.get(&key)?;
+            match (&answer.inserted_val, json) {
+                (_, true) => print_json(out, &answer)?,
+                (Some(val), false) => writeln!(out, "{val}")?,
+                (None, false) => {}
+            }
+            Ok(found_or_not(answer.found, &key, err)?)
+        }
+        CliCommand::Set { key, val } => {
+            let answer = client.set(&key, &val)?;
+            if json {
+                print_json(out, &answer)?;
+            } else {
+                writeln!(out, "OK")?;
+            }
+            Ok(EXIT_OK)
+        }
+        CliCommand::Rm { key } => {
+            let answer = client.rm(&key)?;
+            if json {
+                print_json(out, &answer)?;
+            } else if answer.found {
+                writeln!(out, "OK")?;
+            }
+            Ok(found_or_not(answer.found, &key, err)?)
+        }
+    }
+}
+
+fn found_or_not(found: bool, key: &str, err: &mut dyn Write) -> std::io::Result<u8> {
+    if found {
+        return Ok(EXIT_OK);
+    }
+    writeln!(err, "key not found: {key}")?;
+    Ok(EXIT_NOT_FOUND)
+}
+
+fn print_json(out: &mut dyn Write, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    writeln!(out)
+}
