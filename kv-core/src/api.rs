@@ -74,6 +74,17 @@ pub struct RmResponse {
 pub struct HealthResponse {
     /// `true` while the server serves requests.
     pub up: bool,
+    /// `false` after a disk failure: reads work, writes answer 503 until a
+    /// restart.
+    #[serde(default)]
+    pub writable: bool,
+    /// The fsync policy (`always`, `everysec`, `no`), or `memory` when
+    /// nothing is persisted.
+    #[serde(default)]
+    pub storage: String,
+    /// The storage failure that stopped writes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The body of every error answer: `{"error": {"code", "message"}}`.

@@ -36,6 +36,12 @@ pub enum CoreError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A file does not start with the expected header.
+    #[error("bad file header: {0}")]
+    BadFileHeader(String),
+    /// A record's payload passed its checksum but does not decode.
+    #[error("malformed record: {0}")]
+    Malformed(&'static str),
 }
 
 /// A `Result` whose error is [`CoreError`].

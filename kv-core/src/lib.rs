@@ -14,12 +14,14 @@
 //! - [`entry`]: a stored value with its revision metadata.
 //! - [`limits`]: key and value size limits and their validation.
 //! - [`api`]: the HTTP/JSON wire types, shared by the server and the client.
+//! - [`codec`]: the log and snapshot formats, as pure functions on bytes.
 //! - [`address`]: parsing of server addresses such as `http://127.0.0.1:8000`.
 //! - [`error`]: the crate's error type.
 #![deny(missing_docs)]
 
 pub mod address;
 pub mod api;
+pub mod codec;
 pub mod command;
 pub mod entry;
 pub mod error;

@@ -20,6 +20,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::codec::{LogOp, LogRecord};
 use crate::command::{Change, ChangeKind, Command, Outcome};
 use crate::entry::Entry;
 use crate::error::{CoreError, Result};
@@ -43,6 +44,8 @@ struct Shared {
     shard_hasher: RandomState,
     /// The revision of the last applied change.
     revision: AtomicU64,
+    /// Bytes of keys and values held, for deciding when to compact the log.
+    live_bytes: AtomicU64,
     limits: Limits,
 }
 
@@ -70,6 +73,25 @@ impl Shared {
     fn get(&self, key: &str) -> Option<Entry> {
         self.read_shard(key).get(key).cloned()
     }
+
+    /// Puts `entry` under `key` and keeps `live_bytes` in step.
+    fn insert(&self, key: &str, entry: Entry) {
+        let added = (key.len() + entry.value.len()) as u64;
+        let old = self.write_shard(key).insert(Box::from(key), entry);
+        self.live_bytes.fetch_add(added, Ordering::Relaxed);
+        if let Some(old) = old {
+            self.live_bytes
+                .fetch_sub((key.len() + old.value.len()) as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Removes `key` and keeps `live_bytes` in step.
+    fn remove(&self, key: &str) {
+        if let Some(old) = self.write_shard(key).remove(key) {
+            self.live_bytes
+                .fetch_sub((key.len() + old.value.len()) as u64, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A read handle on the store. Cheap to clone; every clone sees the same data.
@@ -94,6 +116,7 @@ impl Store {
             shards: (0..shards).map(|_| RwLock::new(Shard::default())).collect(),
             shard_hasher: RandomState::new(),
             revision: AtomicU64::new(0),
+            live_bytes: AtomicU64::new(0),
             limits,
         });
         let store = Store {
@@ -135,6 +158,35 @@ impl Store {
     /// The limits every key and value is checked against.
     pub fn limits(&self) -> &Limits {
         &self.shared.limits
+    }
+
+    /// Bytes of keys and values currently held.
+    pub fn live_bytes(&self) -> u64 {
+        self.shared.live_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Copies the store one shard at a time, handing each copy to `visit`
+    /// with no lock held. Writes may land between shards, so the result is
+    /// a *fuzzy* copy: each entry carries its `mod_rev`, and replaying the
+    /// log from the revision read before the copy began makes it exact.
+    ///
+    /// # Errors
+    ///
+    /// The first error `visit` returns, which stops the copy.
+    pub fn copy_shards<E>(
+        &self,
+        mut visit: impl FnMut(Vec<(Box<str>, Entry)>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        for shard in self.shared.shards.iter() {
+            let copy: Vec<(Box<str>, Entry)> = shard
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect();
+            visit(copy)?;
+        }
+        Ok(())
     }
 }
 
@@ -251,17 +303,65 @@ impl StoreWriter {
             return;
         };
         for change in &batch.changes {
-            let mut shard = self.shared.write_shard(&change.key);
             match &change.kind {
-                ChangeKind::Put(entry) => {
-                    shard.insert(Box::from(&*change.key), entry.clone());
-                }
-                ChangeKind::Remove => {
-                    shard.remove(&*change.key);
-                }
+                ChangeKind::Put(entry) => self.shared.insert(&change.key, entry.clone()),
+                ChangeKind::Remove => self.shared.remove(&change.key),
             }
         }
         self.shared.revision.store(last.rev, Ordering::Release);
+    }
+
+    /// Puts an entry read from a snapshot, unless the store already holds a
+    /// newer one for the key. Recovery only.
+    pub fn load(&mut self, key: &str, entry: Entry) {
+        let newer = self
+            .shared
+            .get(key)
+            .is_some_and(|e| e.mod_rev >= entry.mod_rev);
+        if !newer {
+            self.raise_revision(entry.mod_rev);
+            self.shared.insert(key, entry);
+        }
+    }
+
+    /// Replays a log record. Idempotent: an op older than the key's current
+    /// `mod_rev` (already reflected, for example by a snapshot taken while
+    /// writes went on) is skipped. Recovery only.
+    pub fn replay(&mut self, record: LogRecord) {
+        for op in record.ops {
+            match op {
+                LogOp::Put {
+                    key,
+                    value,
+                    create_rev,
+                    version,
+                } => {
+                    let entry = Entry {
+                        value: value.into(),
+                        create_rev,
+                        mod_rev: record.rev,
+                        version,
+                    };
+                    self.load(&key, entry);
+                }
+                LogOp::Remove { key } => {
+                    if self
+                        .shared
+                        .get(&key)
+                        .is_some_and(|e| e.mod_rev < record.rev)
+                    {
+                        self.shared.remove(&key);
+                    }
+                }
+            }
+        }
+        self.raise_revision(record.rev);
+    }
+
+    /// Makes the store revision at least `rev`. Recovery only: revisions
+    /// recorded by a snapshot or log must never be handed out again.
+    pub fn raise_revision(&mut self, rev: u64) {
+        self.shared.revision.fetch_max(rev, Ordering::AcqRel);
     }
 }
 
@@ -373,6 +473,66 @@ mod tests {
         writer.apply(&batch);
         assert_eq!(store.get("k"), Ok(None));
         assert_eq!(store.revision(), 3);
+    }
+
+    #[test]
+    fn replay_is_idempotent_and_skips_older_ops() {
+        let (store, mut writer) = new_store();
+        let put = |rev, value: &str| LogRecord {
+            rev,
+            ops: vec![LogOp::Put {
+                key: "k".into(),
+                value: value.as_bytes().to_vec(),
+                create_rev: 1,
+                version: rev,
+            }],
+        };
+        let remove = |rev| LogRecord {
+            rev,
+            ops: vec![LogOp::Remove { key: "k".into() }],
+        };
+        // A fuzzy snapshot caught the key at revision 3.
+        writer.load(
+            "k",
+            Entry {
+                value: b"three".as_slice().into(),
+                create_rev: 1,
+                mod_rev: 3,
+                version: 3,
+            },
+        );
+        for record in [put(2, "two"), put(3, "three"), remove(1)] {
+            writer.replay(record);
+        }
+        assert_eq!(
+            &*store.get("k").expect("valid").expect("kept").value,
+            b"three"
+        );
+        writer.replay(put(4, "four"));
+        writer.replay(put(4, "four"));
+        assert_eq!(store.get("k").expect("valid").expect("present").mod_rev, 4);
+        writer.replay(remove(5));
+        assert_eq!(store.get("k"), Ok(None));
+        assert_eq!(store.revision(), 5);
+        assert_eq!(store.live_bytes(), 0);
+    }
+
+    #[test]
+    fn live_bytes_follow_sets_and_removes() {
+        let (store, mut writer) = new_store();
+        commit(&mut writer, vec![set("ab", "123"), set("c", "4")]);
+        assert_eq!(store.live_bytes(), 7);
+        commit(&mut writer, vec![set("ab", "1"), rm("c")]);
+        assert_eq!(store.live_bytes(), 3);
+        let mut copied = Vec::new();
+        store
+            .copy_shards(|shard| {
+                copied.extend(shard);
+                Ok::<(), ()>(())
+            })
+            .expect("copy");
+        assert_eq!(copied.len(), 1);
+        assert_eq!(&*copied[0].0, "ab");
     }
 
     #[test]

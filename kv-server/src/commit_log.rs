@@ -17,6 +17,16 @@ pub trait CommitLog: Send {
     ///
     /// Any I/O error writing or syncing the batch.
     fn commit(&mut self, batch: &Batch) -> io::Result<()>;
+
+    /// Makes everything committed durable and stops background work. The
+    /// pipeline calls it once, when it stops.
+    ///
+    /// # Errors
+    ///
+    /// The final sync failed.
+    fn close(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A log that keeps nothing: the store lives in memory only.

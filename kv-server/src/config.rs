@@ -4,6 +4,7 @@
 //! This is the only file of the server that uses `structopt`, so replacing it
 //! (it is in maintenance upstream) touches this file alone.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
@@ -12,12 +13,23 @@ use kv_core::store::DEFAULT_SHARDS;
 use kv_core::Limits;
 use structopt::StructOpt;
 
+use crate::storage::durable_log::LogSettings;
+use crate::storage::FsyncPolicy;
+
 /// Default number of commands the writer takes into one batch.
 pub const DEFAULT_MAX_BATCH: usize = 1024;
 /// Default capacity of the writer's queue; a full queue makes writers wait.
 pub const DEFAULT_QUEUE_DEPTH: usize = 8192;
 /// Default seconds to let in-flight requests finish on shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "data";
+/// Default size past which the writer starts a new log segment.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Default smallest log worth compacting.
+pub const DEFAULT_COMPACT_MIN_BYTES: u64 = 64 * 1024 * 1024;
+/// Default ratio of log size to live data that triggers compaction.
+pub const DEFAULT_COMPACT_RATIO: f64 = 2.0;
 /// Room for the JSON framing and escaping around a value, in bytes.
 pub const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
 
@@ -57,6 +69,56 @@ pub struct Config {
     /// Seconds to let in-flight requests finish after SIGINT/SIGTERM.
     #[structopt(long, env = "KVSTORE_SHUTDOWN_TIMEOUT", default_value = "30")]
     pub shutdown_timeout: u64,
+
+    /// Data directory (created if missing, locked while the server runs).
+    #[structopt(long, env = "KVSTORE_DATA_DIR", default_value = DEFAULT_DATA_DIR, parse(from_os_str))]
+    pub data_dir: PathBuf,
+
+    /// Keep everything in memory: no data directory, nothing survives a restart.
+    #[structopt(long)]
+    pub in_memory: bool,
+
+    /// When the log is synced: `always` (an acknowledged write is on disk),
+    /// `everysec` (at most about a second lost on power loss) or `no` (the OS
+    /// decides).
+    #[structopt(long, env = "KVSTORE_FSYNC", default_value = "always")]
+    pub fsync: FsyncPolicy,
+
+    /// Start even if the log is damaged mid-file: keep the longest valid
+    /// prefix and move the rest to DATA_DIR/damaged/.
+    #[structopt(long)]
+    pub repair: bool,
+
+    /// Start a new log segment past this many bytes.
+    #[structopt(long, env = "KVSTORE_SEGMENT_BYTES", default_value = "67108864")]
+    pub segment_bytes: u64,
+
+    /// Never compact a log smaller than this many bytes.
+    #[structopt(long, env = "KVSTORE_COMPACT_MIN_BYTES", default_value = "67108864")]
+    pub compact_min_bytes: u64,
+
+    /// Compact when the log exceeds this many times the size of the live data.
+    #[structopt(long, env = "KVSTORE_COMPACT_RATIO", default_value = "2")]
+    pub compact_ratio: f64,
+
+    /// A maintenance command instead of serving.
+    #[structopt(subcommand)]
+    pub command: Option<ServerCommand>,
+}
+
+/// Maintenance commands of the `server` binary.
+#[derive(Debug, Clone, StructOpt)]
+pub enum ServerCommand {
+    /// Build a data directory from a backup (`client backup FILE`). Refuses
+    /// a directory that is not empty.
+    Restore {
+        /// The backup file.
+        #[structopt(long, parse(from_os_str))]
+        from: PathBuf,
+        /// The data directory to create.
+        #[structopt(long, parse(from_os_str))]
+        data_dir: PathBuf,
+    },
 }
 
 impl Default for Config {
@@ -72,6 +134,14 @@ impl Default for Config {
             max_batch: DEFAULT_MAX_BATCH,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            in_memory: false,
+            fsync: FsyncPolicy::default(),
+            repair: false,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            compact_min_bytes: DEFAULT_COMPACT_MIN_BYTES,
+            compact_ratio: DEFAULT_COMPACT_RATIO,
+            command: None,
         }
     }
 }
@@ -115,6 +185,16 @@ impl Config {
             .saturating_add(BODY_OVERHEAD_BYTES)
     }
 
+    /// The durable log's settings.
+    pub fn log_settings(&self) -> LogSettings {
+        LogSettings {
+            policy: self.fsync,
+            segment_bytes: self.segment_bytes,
+            compact_min_bytes: self.compact_min_bytes,
+            compact_ratio: self.compact_ratio,
+        }
+    }
+
     /// How long in-flight requests may take to finish on shutdown.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
@@ -139,6 +219,11 @@ mod tests {
         assert_eq!(defaults.queue_depth, constants.queue_depth);
         assert_eq!(defaults.shards, constants.shards);
         assert_eq!(defaults.shutdown_timeout, constants.shutdown_timeout);
+        assert_eq!(defaults.data_dir, constants.data_dir);
+        assert_eq!(defaults.fsync, constants.fsync);
+        assert_eq!(defaults.segment_bytes, constants.segment_bytes);
+        assert_eq!(defaults.compact_min_bytes, constants.compact_min_bytes);
+        assert_eq!(defaults.compact_ratio, constants.compact_ratio);
     }
 
     #[test]

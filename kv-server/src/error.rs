@@ -36,6 +36,9 @@ pub enum ServerError {
     /// The server cannot take writes now, for example while shutting down (503).
     #[error("{0}")]
     Unavailable(String),
+    /// Writes are refused after a write or fsync failure of the log (503).
+    #[error("{0}")]
+    StorageFailed(String),
     /// A bug: something that should not happen did (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -52,6 +55,7 @@ impl ServerError {
             ServerError::NotFound(_) => "not_found",
             ServerError::MethodNotAllowed { .. } => "method_not_allowed",
             ServerError::Unavailable(_) => "unavailable",
+            ServerError::StorageFailed(_) => "storage_failed",
             ServerError::Internal(_) => "internal",
         }
     }
@@ -75,7 +79,9 @@ impl ResponseError for ServerError {
             ServerError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ServerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::Unavailable(_) | ServerError::StorageFailed(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Writes go through one [`CommitPipeline`] thread that batches them (group
 //! commit), evaluates them against the store, persists them through a
-//! [`CommitLog`] and applies them; reads go straight to the store's shards.
+//! [`CommitLog`] (the durable log on disk, or nothing with `--in-memory`)
+//! and only then applies them; reads go straight to the store's shards.
 //!
 //! # Layout
 //!
@@ -13,9 +14,13 @@
 //! - [`state`]: [`AppState`], the operations the handlers call.
 //! - [`pipeline`]: the single writer thread and its queue.
 //! - [`commit_log`]: the seam where the durable log plugs into the pipeline.
+//! - [`storage`]: the data directory, the durable log, recovery, compaction,
+//!   backup and restore.
+//! - [`body_stream`]: streamed response bodies fed by a blocking thread.
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
 #![deny(missing_docs)]
 
+pub mod body_stream;
 pub mod commit_log;
 pub mod config;
 pub mod error;
@@ -24,6 +29,7 @@ pub mod pipeline;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod storage;
 
 pub use commit_log::CommitLog;
 pub use config::Config;

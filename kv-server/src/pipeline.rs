@@ -21,8 +21,13 @@ use crate::error::ServerError;
 /// What a submitter gets back: the command's outcome, or why it failed.
 type Reply = Result<Outcome, ServerError>;
 
+/// Work run on the writer thread while no write is in progress.
+type Exclusive = Box<dyn FnOnce() + Send>;
+
 enum Message {
     Submit(Command, oneshot::Sender<Reply>),
+    /// Commit everything queued before this, then run it.
+    Exclusive(Exclusive),
     /// Commit everything queued before this, then stop.
     Stop,
 }
@@ -39,6 +44,7 @@ impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Message::Submit(command, _) => f.debug_tuple("Submit").field(command).finish(),
+            Message::Exclusive(_) => f.write_str("Exclusive"),
             Message::Stop => f.write_str("Stop"),
         }
     }
@@ -81,6 +87,29 @@ impl CommitPipeline {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Runs `work` on the writer thread after everything queued so far is
+    /// committed, with no write in progress until it returns: whatever it
+    /// reads of the store is one consistent revision. Writers wait meanwhile,
+    /// so `work` must be short (a copy, not I/O).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Unavailable`] when the pipeline has stopped.
+    pub async fn exclusive<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, ServerError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Exclusive = Box::new(move || {
+            let _ = reply.send(work());
+        });
+        self.queue
+            .send(Message::Exclusive(job))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+
     /// Commits everything queued so far, then stops the writer and waits for
     /// it. Later submissions fail with 503. Calling it again does nothing.
     pub async fn shutdown(&self) {
@@ -114,6 +143,7 @@ fn write_loop(
         let Some(first) = receiver.blocking_recv() else {
             break;
         };
+        let mut exclusive = None;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
@@ -121,37 +151,53 @@ fn write_loop(
                     commands.push(command);
                     replies.push(reply);
                 }
+                Message::Exclusive(job) => exclusive = Some(job),
                 Message::Stop => stopping = true,
             }
-            if !stopping && commands.len() < max_batch {
+            if !stopping && exclusive.is_none() && commands.len() < max_batch {
                 next = receiver.try_recv().ok();
             }
         }
-        if commands.is_empty() {
-            continue;
+        if !commands.is_empty() {
+            commit(&mut writer, log.as_mut(), &mut commands, &mut replies);
         }
-        debug!("committing a batch of {}", commands.len());
-        let batch = writer.prepare(commands.drain(..));
-        let durable = log.commit(&batch);
-        if let Err(e) = &durable {
-            error!(
-                "batch of {} changes not committed: {e}",
-                batch.changes.len()
-            );
-        } else {
-            writer.apply(&batch);
-        }
-        for (reply, outcome) in replies.drain(..).zip(batch.outcomes) {
-            let answer = match &durable {
-                Ok(()) => outcome.map_err(ServerError::from),
-                Err(e) => Err(not_durable(outcome, e)),
-            };
-            // The submitter may have gone away (client disconnected); the
-            // write is committed all the same.
-            let _ = reply.send(answer);
+        if let Some(job) = exclusive {
+            job();
         }
     }
+    if let Err(e) = log.close() {
+        error!("the log could not be synced on shutdown: {e}");
+    }
     info!("commit pipeline stopped");
+}
+
+/// Evaluates, persists and applies one batch, and answers its submitters.
+fn commit(
+    writer: &mut StoreWriter,
+    log: &mut dyn CommitLog,
+    commands: &mut Vec<Command>,
+    replies: &mut Vec<oneshot::Sender<Reply>>,
+) {
+    debug!("committing a batch of {}", commands.len());
+    let batch = writer.prepare(commands.drain(..));
+    let durable = log.commit(&batch);
+    if let Err(e) = &durable {
+        error!(
+            "batch of {} changes not committed: {e}",
+            batch.changes.len()
+        );
+    } else {
+        writer.apply(&batch);
+    }
+    for (reply, outcome) in replies.drain(..).zip(batch.outcomes) {
+        let answer = match &durable {
+            Ok(()) => outcome.map_err(ServerError::from),
+            Err(e) => Err(not_durable(outcome, e)),
+        };
+        // The submitter may have gone away (client disconnected); the
+        // write is committed all the same.
+        let _ = reply.send(answer);
+    }
 }
 
 /// The answer for a command whose batch failed to persist: its own validation
@@ -159,7 +205,7 @@ fn write_loop(
 fn not_durable(outcome: Result<Outcome, CoreError>, e: &io::Error) -> ServerError {
     match outcome {
         Err(invalid) => invalid.into(),
-        Ok(_) => ServerError::Unavailable(format!("the write could not be made durable: {e}")),
+        Ok(_) => ServerError::StorageFailed(format!("the write was not committed: {e}")),
     }
 }
 
@@ -210,7 +256,7 @@ mod tests {
             value: b"v".to_vec(),
         }));
         assert!(
-            matches!(result, Err(ServerError::Unavailable(_))),
+            matches!(result, Err(ServerError::StorageFailed(_))),
             "{result:?}"
         );
         assert_eq!(store.get("k"), Ok(None));

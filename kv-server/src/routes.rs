@@ -37,6 +37,11 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
             .route(web::post().to(handlers::rm))
             .default_service(web::to(|| method_not_allowed("DELETE, POST"))),
     )
+    .service(
+        web::resource("/v1/snapshot")
+            .route(web::get().to(handlers::snapshot))
+            .default_service(web::to(|| method_not_allowed("GET"))),
+    )
     .default_service(web::to(handlers::not_found));
 }
 

@@ -8,7 +8,6 @@ use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
 use log::info;
 
-use crate::commit_log::MemoryOnly;
 use crate::config::Config;
 use crate::routes;
 use crate::state::AppState;
@@ -16,19 +15,21 @@ use crate::state::AppState;
 /// Log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG_TARGET: &str = "kv_server::access";
 
-/// Serves `listener` with `config` until `shutdown` resolves, then stops
+/// Serves `listener` with `state` until `shutdown` resolves, then stops
 /// accepting connections, lets in-flight requests finish (up to the
-/// configured timeout), commits what the writer has queued, and returns.
+/// configured timeout), commits what the writer has queued, syncs the log,
+/// and returns.
 ///
 /// # Errors
 ///
-/// The store or the HTTP server could not be started.
+/// The HTTP server could not be started.
 pub async fn run(
     listener: TcpListener,
+    state: AppState,
     config: Config,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> io::Result<()> {
-    let state = web::Data::new(AppState::new(&config, Box::new(MemoryOnly))?);
+    let state = web::Data::new(state);
     let app_state = state.clone();
     let app_config = config.clone();
     let mut server = HttpServer::new(move || {

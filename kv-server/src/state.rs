@@ -1,34 +1,76 @@
 //! [`AppState`]: the operations behind the routes, shared by every worker.
 
-use std::io;
+use std::sync::Arc;
 
-use kv_core::api::{GetResponse, RmRequest, RmResponse, SetRequest, SetResponse};
+use kv_core::api::{GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest, SetResponse};
 use kv_core::{Command, Outcome, Store};
+use log::warn;
 
-use crate::commit_log::CommitLog;
+use crate::body_stream::{body_channel, BodyStream};
+use crate::commit_log::{CommitLog, MemoryOnly};
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::pipeline::CommitPipeline;
+use crate::storage::backup::{copy_consistent, encode_backup};
+use crate::storage::{DataDir, DurableLog, StorageError, StorageStatus};
 
-/// The store's read handle and the writer's queue. Built once per server and
-/// shared by all workers.
+/// The store's read handle, the writer's queue and the storage status.
+/// Built once per server and shared by all workers.
 #[derive(Debug)]
 pub struct AppState {
     store: Store,
     pipeline: CommitPipeline,
+    storage: Arc<StorageStatus>,
 }
 
 impl AppState {
-    /// Creates the store and starts the commit pipeline over `log`.
+    /// Creates the store, recovers it from the data directory (unless
+    /// `--in-memory`), and starts the commit pipeline.
     ///
     /// # Errors
     ///
-    /// An invalid shard count, or the writer thread could not be started.
-    pub fn new(config: &Config, log: Box<dyn CommitLog>) -> io::Result<Self> {
-        let (store, writer) = Store::new(config.shards, config.limits())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let pipeline = CommitPipeline::start(writer, log, config.max_batch, config.queue_depth)?;
-        Ok(Self { store, pipeline })
+    /// The data directory is locked or damaged, a setting is invalid, or the
+    /// writer thread could not be started.
+    pub fn open(config: &Config) -> Result<Self, StorageError> {
+        let (store, mut writer) = Store::new(config.shards, config.limits())
+            .map_err(|e| StorageError::Config(e.to_string()))?;
+        let (log, storage): (Box<dyn CommitLog>, _) = if config.in_memory {
+            warn!("running in memory: nothing will survive a restart");
+            (Box::new(MemoryOnly), Arc::new(StorageStatus::in_memory()))
+        } else {
+            let status = Arc::new(StorageStatus::durable(config.fsync));
+            let dir = Arc::new(DataDir::open(&config.data_dir)?);
+            let log = DurableLog::open(
+                dir,
+                &mut writer,
+                config.log_settings(),
+                Arc::clone(&status),
+                config.repair,
+            )?;
+            (Box::new(log), status)
+        };
+        let pipeline = CommitPipeline::start(writer, log, config.max_batch, config.queue_depth)
+            .map_err(StorageError::io("cannot start the writer thread"))?;
+        Ok(Self {
+            store,
+            pipeline,
+            storage,
+        })
+    }
+
+    /// `GET /`: up, and whether writes are accepted.
+    pub fn health(&self) -> HealthResponse {
+        let failure = self.storage.failure();
+        HealthResponse {
+            up: true,
+            writable: failure.is_none(),
+            storage: self
+                .storage
+                .policy()
+                .map_or("memory", |p| p.as_str())
+                .to_owned(),
+            error: failure.map(str::to_owned),
+        }
     }
 
     /// `POST /set`: stores the value and returns the one it replaced.
@@ -86,7 +128,34 @@ impl AppState {
         }
     }
 
-    /// Commits what is queued and stops the writer.
+    /// `GET /v1/snapshot`: a consistent backup, streamed. Returns its
+    /// revision and the body. Writes pause only while the entries are copied
+    /// in memory; encoding and sending happen after.
+    ///
+    /// # Errors
+    ///
+    /// The server is shutting down.
+    pub async fn backup(&self) -> Result<(u64, BodyStream), ServerError> {
+        let store = self.store.clone();
+        let copy = self
+            .pipeline
+            .exclusive(move || copy_consistent(&store))
+            .await?;
+        let rev = copy.rev;
+        let (mut writer, body) = body_channel();
+        std::thread::Builder::new()
+            .name("kv-backup".into())
+            .spawn(move || {
+                if let Err(e) = encode_backup(&copy, &mut writer) {
+                    warn!("backup at revision {} not completed: {e}", copy.rev);
+                    writer.fail(e);
+                }
+            })
+            .map_err(|e| ServerError::Internal(format!("cannot start a backup thread: {e}")))?;
+        Ok((rev, body))
+    }
+
+    /// Commits what is queued, syncs the log and stops the writer.
     pub async fn shutdown(&self) {
         self.pipeline.shutdown().await;
     }

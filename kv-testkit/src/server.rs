@@ -44,7 +44,9 @@ pub fn cargo_bin(name: &str) -> PathBuf {
 pub struct TestServer {
     child: Child,
     addr: SocketAddr,
-    dir: TempDir,
+    workdir: PathBuf,
+    /// The temporary working directory, when the server owns it.
+    _tempdir: Option<TempDir>,
 }
 
 impl TestServer {
@@ -64,10 +66,24 @@ impl TestServer {
         env: &[(&str, &str)],
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("create a temp dir");
+        let mut server = Self::start_in(bin, dir.path(), args, env);
+        server._tempdir = Some(dir);
+        server
+    }
+
+    /// Like [`start_with_env`](Self::start_with_env), in the working
+    /// directory `workdir` (which the caller keeps), so that a later server
+    /// can be started on the same data (its default `./data`).
+    pub fn start_in(
+        bin: impl AsRef<Path>,
+        workdir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
         let mut command = Command::new(bin.as_ref());
         command
             .args(args)
-            .current_dir(dir.path())
+            .current_dir(workdir)
             .env_clear()
             .env(
                 "RUST_LOG",
@@ -103,7 +119,12 @@ impl TestServer {
                 );
             }
         };
-        TestServer { child, addr, dir }
+        TestServer {
+            child,
+            addr,
+            workdir: workdir.to_owned(),
+            _tempdir: None,
+        }
     }
 
     /// The address the server listens on.
@@ -121,9 +142,16 @@ impl TestServer {
         format!("{}{path}", self.base_url())
     }
 
-    /// The server's working directory, removed when the server is dropped.
+    /// The server's working directory (its data is in `data/` there).
+    /// Removed when the server is dropped, unless the caller gave it.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        &self.workdir
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The operating system's process id.

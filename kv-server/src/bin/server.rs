@@ -1,16 +1,43 @@
-//! The `server` binary: parse the configuration, bind, print the address,
-//! serve until SIGINT or SIGTERM.
+//! The `server` binary: parse the configuration, recover the data, bind,
+//! print the address, serve until SIGINT or SIGTERM. Or, with `restore`,
+//! build a data directory from a backup.
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::process::ExitCode;
 
 use anyhow::Context;
-use kv_server::{run, Config};
+use kv_server::config::ServerCommand;
+use kv_server::storage::backup::restore;
+use kv_server::{run, AppState, Config};
 use log::info;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let config = Config::from_args();
+    match serve_or_restore(Config::from_args()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole cause chain; no backtrace.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve_or_restore(config: Config) -> anyhow::Result<()> {
+    if let Some(ServerCommand::Restore { from, data_dir }) = &config.command {
+        let info = restore(from, data_dir)?;
+        println!(
+            "restored {} keys at revision {} into {}",
+            info.count,
+            info.end_rev,
+            data_dir.display()
+        );
+        return Ok(());
+    }
+    // Recovery comes first: the address is printed only once the data is
+    // loaded and the server can answer.
+    let state = AppState::open(&config)?;
     let listener = TcpListener::bind(config.host.authority())
         .with_context(|| format!("cannot listen on {}", config.host.authority()))?;
     let addr = listener.local_addr().context("no local address")?;
@@ -21,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         .context("cannot write to stdout")?;
     info!("listening on http://{addr}");
     actix_web::rt::System::new()
-        .block_on(run(listener, config, shutdown_signal()))
+        .block_on(run(listener, state, config, shutdown_signal()))
         .context("server failed")
 }
 

@@ -10,7 +10,12 @@ fn health_says_up() {
     let server = start(&[]);
     let reply = get(&server.url("/"));
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.json(), json!({"up": true}));
+    assert_eq!(
+        reply.json(),
+        json!({"up": true, "writable": true, "storage": "always"})
+    );
+    let memory = start(&["--in-memory"]);
+    assert_eq!(get(&memory.url("/")).json()["storage"], json!("memory"));
 }
 
 #[test]
