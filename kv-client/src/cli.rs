@@ -49,6 +49,13 @@ pub enum CliCommand {
         /// The key.
         key: String,
     },
+    /// Save a consistent backup of the whole store to FILE (restore it with
+    /// `server restore --from FILE --data-dir DIR`).
+    Backup {
+        /// Where to write it; written to FILE.partial first, then renamed.
+        #[structopt(parse(from_os_str))]
+        file: std::path::PathBuf,
+    },
 }
 
 /// What parsing the command line produced.

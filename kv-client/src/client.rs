@@ -1,5 +1,6 @@
 //! [`KvClient`]: one blocking method per route.
 
+use std::io::Write;
 use std::time::Duration;
 
 use kv_core::address::ServerAddr;
@@ -11,6 +12,9 @@ use ureq::http::Response;
 use ureq::{Agent, Body};
 
 use crate::error::{ClientError, Result};
+
+/// Response header carrying the store revision of a backup.
+pub const REVISION_HEADER: &str = "x-kv-revision";
 
 /// How long to wait for a TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -93,6 +97,46 @@ impl KvClient {
             &url,
             self.agent.delete(&url).force_send_body().send_json(&body),
         )
+    }
+
+    /// `GET /v1/snapshot`: streams a consistent backup of the whole store
+    /// into `out`. Returns the backup's revision and its size in bytes.
+    /// The request has no overall time limit (a backup can be large); the
+    /// connect timeout still applies.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`]; a download cut short is [`ClientError::Protocol`].
+    pub fn backup(&self, out: &mut dyn Write) -> Result<(u64, u64)> {
+        let url = self.url("/v1/snapshot");
+        let protocol = |detail: String| ClientError::Protocol {
+            url: url.clone(),
+            detail,
+        };
+        let result = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(None)
+            .build()
+            .call();
+        let response = result.map_err(|e| ClientError::Unreachable {
+            url: url.clone(),
+            detail: e.to_string(),
+        })?;
+        if !response.status().is_success() {
+            return decode::<serde_json::Value>(&url, Ok(response)).map(|_| (0, 0));
+        }
+        let rev = response
+            .headers()
+            .get(REVISION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| protocol(format!("no {REVISION_HEADER} header")))?;
+        let mut body = response.into_body().into_reader();
+        let bytes = std::io::copy(&mut body, out)
+            .map_err(|e| protocol(format!("the download stopped: {e}")))?;
+        Ok((rev, bytes))
     }
 
     fn url(&self, path: &str) -> String {

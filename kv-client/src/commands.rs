@@ -2,7 +2,9 @@
 //! results on stdout, diagnostics on stderr, and an exit code that says what
 //! happened.
 
+use std::fs::{self, File};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -21,6 +23,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREACHABLE: u8 = 3;
 /// Exit code: the server answered with an error.
 pub const EXIT_SERVER_ERROR: u8 = 4;
+/// Exit code: a local file or the output could not be written.
+pub const EXIT_LOCAL_ERROR: u8 = 5;
 
 /// Runs `cli`, printing to `out` and `err`, and returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
@@ -32,7 +36,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             ExitCode::from(match e {
                 Failure::Client(ClientError::Unreachable { .. }) => EXIT_UNREACHABLE,
                 Failure::Client(_) => EXIT_SERVER_ERROR,
-                Failure::Output(_) => EXIT_SERVER_ERROR,
+                Failure::Output(_) => EXIT_LOCAL_ERROR,
             })
         }
     }
@@ -43,7 +47,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
 enum Failure {
     #[error("{0}")]
     Client(#[from] ClientError),
-    #[error("cannot write the output: {0}")]
+    #[error("{0}")]
     Output(#[from] std::io::Error),
 }
 
@@ -82,7 +86,42 @@ fn execute(
             }
             Ok(found_or_not(answer.found, &key, err)?)
         }
+        CliCommand::Backup { file } => {
+            let (rev, bytes) = backup_to_file(client, &file)?;
+            if json {
+                print_json(
+                    out,
+                    &serde_json::json!({"file": file, "rev": rev, "bytes": bytes}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "wrote {bytes} bytes (revision {rev}) to {}",
+                    file.display()
+                )?;
+            }
+            Ok(EXIT_OK)
+        }
     }
+}
+
+/// Downloads a backup into `file` through `file.partial`, synced, so a
+/// failed download never leaves a file that looks whole.
+fn backup_to_file(client: &KvClient, file: &Path) -> Result<(u64, u64), Failure> {
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let mut out = File::create(&partial)?;
+    let result = client.backup(&mut out);
+    let finished = result.map_err(Failure::from).and_then(|answer| {
+        out.sync_all()?;
+        fs::rename(&partial, file)?;
+        Ok(answer)
+    });
+    if finished.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    finished
 }
 
 fn found_or_not(found: bool, key: &str, err: &mut dyn Write) -> std::io::Result<u8> {

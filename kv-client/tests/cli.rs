@@ -127,3 +127,71 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(help.status.code(), Some(0));
     assert!(stdout(&help).contains("kv-store client"));
 }
+
+#[test]
+fn backup_then_restore_gives_the_same_data() {
+    let server = server();
+    let host = server.base_url();
+    for i in 0..50 {
+        let out = client(
+            &host,
+            &["set", &format!("key-{i}"), &format!("value {i} ✓")],
+        );
+        assert_eq!(out.status.code(), Some(0));
+    }
+    client(&host, &["rm", "key-7"]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let file = work.path().join("backup.snap");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let out = client(&host, &["backup", file_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("(revision 51)"), "{}", stdout(&out));
+    assert!(!work.path().join("backup.snap.partial").exists());
+
+    let restored = work.path().join("restored");
+    let restore = |dir: &std::path::Path| {
+        Command::new(cargo_bin("server"))
+            .args(["restore", "--from", file_arg, "--data-dir"])
+            .arg(dir)
+            .env_clear()
+            .output()
+            .expect("run server restore")
+    };
+    let out = restore(&restored);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("restored 49 keys at revision 51"),
+        "{}",
+        stdout(&out)
+    );
+    // A second restore into the same, now non-empty, directory is refused.
+    let again = restore(&restored);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+
+    let copy = TestServer::start(
+        cargo_bin("server"),
+        &["--data-dir", restored.to_str().expect("utf-8 path")],
+    );
+    for i in [0, 8, 49] {
+        let out = client(&copy.base_url(), &["get", &format!("key-{i}")]);
+        assert_eq!(stdout(&out), format!("value {i} ✓\n"));
+    }
+    assert_eq!(
+        client(&copy.base_url(), &["get", "key-7"]).status.code(),
+        Some(1)
+    );
+    let next = client(&copy.base_url(), &["--json", "set", "new", "x"]);
+    assert!(stdout(&next).contains("\"rev\":52"), "{}", stdout(&next));
+}
+
+#[test]
+fn a_backup_that_cannot_be_written_exits_5_and_leaves_nothing() {
+    let server = server();
+    let out = client(
+        &server.base_url(),
+        &["backup", "/nonexistent-dir/backup.snap"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}

@@ -41,6 +41,8 @@ pub mod recovery;
 pub mod segment;
 pub mod snapshot;
 pub mod status;
+#[cfg(test)]
+mod tests;
 
 pub use data_dir::DataDir;
 pub use durable_log::DurableLog;

@@ -10,10 +10,13 @@ use serde_json::json;
 
 use crate::{start, start_with_env};
 
-/// Runs the server expecting it to refuse to start; returns its stderr.
+/// Runs the server (in a temporary working directory) expecting it to
+/// refuse to start; returns its stderr.
 fn refuses_to_start(args: &[&str], env: &[(&str, &str)]) -> String {
+    let workdir = tempfile::tempdir().expect("tempdir");
     let output = Command::new(env!("CARGO_BIN_EXE_server"))
         .args(args)
+        .current_dir(workdir.path())
         .env_clear()
         .envs(env.iter().copied())
         .output()
