@@ -2,7 +2,11 @@
 //! One test binary, a module per area.
 
 mod bad_input;
+mod compaction;
 mod concurrency;
+mod crash;
+mod disk_full;
+mod durability;
 mod lifecycle;
 mod seed_routes;
 
