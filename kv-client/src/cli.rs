@@ -49,6 +49,27 @@ pub enum CliCommand {
         /// The key.
         key: String,
     },
+    /// Print every change as it happens: `Set: {key: K, val: V}` and
+    /// `Remove: {key: K}` (one JSON event per line with --json). Streams from
+    /// the server, reconnecting and resuming by itself; --nats reads NATS
+    /// instead.
+    Sub {
+        /// Only keys with this prefix.
+        #[structopt(long)]
+        prefix: Option<String>,
+        /// Only this key.
+        #[structopt(long)]
+        key: Option<String>,
+        /// Start at this revision (inclusive) instead of now.
+        #[structopt(long)]
+        from_rev: Option<u64>,
+        /// Read the NATS subjects at this URL instead of the server.
+        #[structopt(long, env = "KVSTORE_NATS_HOST")]
+        nats: Option<String>,
+        /// Prefix of the NATS subjects.
+        #[structopt(long, default_value = "")]
+        subject_prefix: String,
+    },
     /// Save a consistent backup of the whole store to FILE (restore it with
     /// `server restore --from FILE --data-dir DIR`).
     Backup {

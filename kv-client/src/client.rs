@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use kv_core::address::ServerAddr;
 use kv_core::api::{
-    ErrorBody, GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest, SetResponse,
+    ErrorBody, ErrorDetail, GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest,
+    SetResponse,
 };
 use serde::de::DeserializeOwned;
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
 use crate::error::{ClientError, Result};
+use crate::watch::{WatchParams, WatchStream};
 
 /// Response header carrying the store revision of a backup.
 pub const REVISION_HEADER: &str = "x-kv-revision";
@@ -125,7 +127,8 @@ impl KvClient {
             detail: e.to_string(),
         })?;
         if !response.status().is_success() {
-            return decode::<serde_json::Value>(&url, Ok(response)).map(|_| (0, 0));
+            return decode::<serde_json::Value>(&url, Ok(response))
+                .and_then(|_| Err(protocol("an error status with a success body".into())));
         }
         let rev = response
             .headers()
@@ -137,6 +140,41 @@ impl KvClient {
         let bytes = std::io::copy(&mut body, out)
             .map_err(|e| protocol(format!("the download stopped: {e}")))?;
         Ok((rev, bytes))
+    }
+
+    /// `GET /v1/watch`: a stream of changes from revision `from`
+    /// (inclusive; only new changes when `None`). The request has no
+    /// overall time limit.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`]; [`ClientError::Gone`] when `from` is older than
+    /// the server keeps.
+    pub fn watch(&self, params: &WatchParams, from: Option<u64>) -> Result<WatchStream> {
+        let url = self.url("/v1/watch");
+        let mut request = self.agent.get(&url);
+        for (name, value) in params.query() {
+            request = request.query(name, value);
+        }
+        if let Some(from) = from {
+            request = request.query("from_rev", from.to_string());
+        }
+        let result = request.config().timeout_global(None).build().call();
+        let response = result.map_err(|e| ClientError::Unreachable {
+            url: url.clone(),
+            detail: e.to_string(),
+        })?;
+        if !response.status().is_success() {
+            return decode::<serde_json::Value>(&url, Ok(response)).and_then(|_| {
+                Err(ClientError::Protocol {
+                    url,
+                    detail: "an error status with a success body".into(),
+                })
+            });
+        }
+        Ok(WatchStream::new(Box::new(
+            response.into_body().into_reader(),
+        )))
     }
 
     fn url(&self, path: &str) -> String {
@@ -163,6 +201,17 @@ fn decode<T: DeserializeOwned>(
         })?;
     if !response.status().is_success() {
         return Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(ErrorBody {
+                error:
+                    ErrorDetail {
+                        message,
+                        oldest_rev: Some(oldest_rev),
+                        ..
+                    },
+            }) if status == 410 => ClientError::Gone {
+                oldest_rev,
+                message,
+            },
             Ok(body) => ClientError::Server {
                 status,
                 code: body.error.code,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::cli::{Cli, CliCommand};
 use crate::client::KvClient;
 use crate::error::ClientError;
+use crate::subscribe::{self, SubFilter};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -25,6 +26,9 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 pub const EXIT_SERVER_ERROR: u8 = 4;
 /// Exit code: a local file or the output could not be written.
 pub const EXIT_LOCAL_ERROR: u8 = 5;
+/// Exit code: `sub` cannot resume because the server no longer has the
+/// revisions it needs (events would be lost).
+pub const EXIT_EVENTS_LOST: u8 = 6;
 
 /// Runs `cli`, printing to `out` and `err`, and returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
@@ -35,6 +39,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             let _ = writeln!(err, "error: {e}");
             ExitCode::from(match e {
                 Failure::Client(ClientError::Unreachable { .. }) => EXIT_UNREACHABLE,
+                Failure::Client(ClientError::Gone { .. }) => EXIT_EVENTS_LOST,
                 Failure::Client(_) => EXIT_SERVER_ERROR,
                 Failure::Output(_) => EXIT_LOCAL_ERROR,
             })
@@ -44,7 +49,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+pub(crate) enum Failure {
     #[error("{0}")]
     Client(#[from] ClientError),
     #[error("{0}")]
@@ -85,6 +90,19 @@ fn execute(
                 writeln!(out, "OK")?;
             }
             Ok(found_or_not(answer.found, &key, err)?)
+        }
+        CliCommand::Sub {
+            prefix,
+            key,
+            from_rev,
+            nats,
+            subject_prefix,
+        } => {
+            let filter = SubFilter { key, prefix };
+            match nats {
+                Some(url) => subscribe::from_nats(&url, &subject_prefix, &filter, json, out),
+                None => subscribe::from_server(client, &filter, from_rev, json, out, err),
+            }
         }
         CliCommand::Backup { file } => {
             let (rev, bytes) = backup_to_file(client, &file)?;

@@ -24,6 +24,14 @@ pub enum ClientError {
         /// The message from the JSON body.
         message: String,
     },
+    /// A watch asked for revisions the server no longer keeps (410).
+    #[error("{message}")]
+    Gone {
+        /// The oldest revision still available.
+        oldest_rev: u64,
+        /// The server's explanation.
+        message: String,
+    },
     /// The server answered something that is not the expected JSON.
     #[error("unexpected answer from {url}: {detail}")]
     Protocol {

@@ -15,14 +15,18 @@
 //! - [`client`]: [`KvClient`], one method per route.
 //! - [`error`]: [`ClientError`], which separates an unreachable server from
 //!   an error answer.
+//! - [`watch`]: reading the watch stream (Server-Sent Events).
 //! - [`cli`]: the command-line options (the only file that uses structopt).
-//! - [`commands`]: runs a parsed command line and prints its result.
+//! - [`commands`]: runs a parsed command line and prints its result;
+//!   `subscribe` (private) is its `sub` loop.
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod error;
+mod subscribe;
+pub mod watch;
 
 pub use client::KvClient;
 pub use error::{ClientError, Result};

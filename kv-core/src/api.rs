@@ -87,6 +87,43 @@ pub struct HealthResponse {
     pub error: Option<String>,
 }
 
+/// One committed change, as the watch stream (`GET /v1/watch`) and NATS
+/// carry it. On NATS, `key` and `val` keep the seed's payload fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchEvent {
+    /// The revision of the change.
+    pub rev: u64,
+    /// `set`, `rm` or `expire`.
+    pub op: String,
+    /// The key.
+    pub key: String,
+    /// The new value, for `set`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val: Option<String>,
+    /// The value before the change, when asked for (`prev=true`) and the
+    /// key existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+}
+
+/// The `progress` event of the watch stream: everything up to `rev` that
+/// matches the watch has been sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchProgress {
+    /// The revision the watcher is up to date with.
+    pub rev: u64,
+}
+
+/// The last event of a watch stream that was cut off because its reader
+/// fell too far behind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchCut {
+    /// Resume with `from_rev` set to this (nothing before it was skipped).
+    pub resume_from_rev: u64,
+    /// Why the stream was cut.
+    pub reason: String,
+}
+
 /// The body of every error answer: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -101,6 +138,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// What went wrong, for a person.
     pub message: String,
+    /// For 410 Gone on a watch: the oldest revision still available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_rev: Option<u64>,
 }
 
 #[cfg(test)]

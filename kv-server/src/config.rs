@@ -11,6 +11,9 @@ use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
 use kv_core::limits::{DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES};
 use kv_core::store::DEFAULT_SHARDS;
 use kv_core::Limits;
+use kv_pubsub::hub::{DEFAULT_RING_BYTES, DEFAULT_RING_EVENTS};
+use kv_pubsub::nats::NatsConfig;
+use kv_pubsub::RingLimits;
 use structopt::StructOpt;
 
 use crate::storage::durable_log::LogSettings;
@@ -30,6 +33,10 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_COMPACT_MIN_BYTES: u64 = 64 * 1024 * 1024;
 /// Default ratio of log size to live data that triggers compaction.
 pub const DEFAULT_COMPACT_RATIO: f64 = 2.0;
+/// Default lag, in revisions, at which a watcher is cut off.
+pub const DEFAULT_WATCH_BUFFER: u64 = 10_000;
+/// Default milliseconds between progress events on an idle watch.
+pub const DEFAULT_WATCH_HEARTBEAT_MS: u64 = 5000;
 /// Room for the JSON framing and escaping around a value, in bytes.
 pub const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
 
@@ -101,6 +108,32 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_COMPACT_RATIO", default_value = "2")]
     pub compact_ratio: f64,
 
+    /// Events the change feed keeps in memory for watchers to resume from.
+    #[structopt(long, env = "KVSTORE_FEED_RING_EVENTS", default_value = "100000")]
+    pub feed_ring_events: usize,
+
+    /// Bytes (keys and values) the change feed keeps in memory.
+    #[structopt(long, env = "KVSTORE_FEED_RING_BYTES", default_value = "67108864")]
+    pub feed_ring_bytes: usize,
+
+    /// A watcher this many revisions behind is cut off (told where to
+    /// resume). Keep it below --feed-ring-events so it can resume.
+    #[structopt(long, env = "KVSTORE_WATCH_BUFFER", default_value = "10000")]
+    pub watch_buffer: u64,
+
+    /// Milliseconds between progress events on an idle watch stream.
+    #[structopt(long, env = "KVSTORE_WATCH_HEARTBEAT_MS", default_value = "5000")]
+    pub watch_heartbeat_ms: u64,
+
+    /// NATS server to publish every change to, such as
+    /// `nats://127.0.0.1:4222`. Off when unset.
+    #[structopt(long, env = "KVSTORE_NATS_HOST")]
+    pub nats_url: Option<String>,
+
+    /// Prefix of the NATS subjects (`set`, `rm`, `expire`).
+    #[structopt(long, env = "KVSTORE_NATS_SUBJECT_PREFIX", default_value = "")]
+    pub nats_subject_prefix: String,
+
     /// A maintenance command instead of serving.
     #[structopt(subcommand)]
     pub command: Option<ServerCommand>,
@@ -141,6 +174,12 @@ impl Default for Config {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             compact_min_bytes: DEFAULT_COMPACT_MIN_BYTES,
             compact_ratio: DEFAULT_COMPACT_RATIO,
+            feed_ring_events: DEFAULT_RING_EVENTS,
+            feed_ring_bytes: DEFAULT_RING_BYTES,
+            watch_buffer: DEFAULT_WATCH_BUFFER,
+            watch_heartbeat_ms: DEFAULT_WATCH_HEARTBEAT_MS,
+            nats_url: None,
+            nats_subject_prefix: String::new(),
             command: None,
         }
     }
@@ -195,6 +234,27 @@ impl Config {
         }
     }
 
+    /// How much of the feed is kept in memory.
+    pub fn ring_limits(&self) -> RingLimits {
+        RingLimits {
+            max_events: self.feed_ring_events,
+            max_bytes: self.feed_ring_bytes,
+        }
+    }
+
+    /// Where to publish changes, if anywhere.
+    pub fn nats(&self) -> Option<NatsConfig> {
+        self.nats_url.as_ref().map(|url| NatsConfig {
+            url: url.clone(),
+            subject_prefix: self.nats_subject_prefix.clone(),
+        })
+    }
+
+    /// Time between progress events on an idle watch.
+    pub fn watch_heartbeat(&self) -> Duration {
+        Duration::from_millis(self.watch_heartbeat_ms.max(1))
+    }
+
     /// How long in-flight requests may take to finish on shutdown.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
@@ -224,6 +284,9 @@ mod tests {
         assert_eq!(defaults.segment_bytes, constants.segment_bytes);
         assert_eq!(defaults.compact_min_bytes, constants.compact_min_bytes);
         assert_eq!(defaults.compact_ratio, constants.compact_ratio);
+        assert_eq!(defaults.ring_limits(), constants.ring_limits());
+        assert_eq!(defaults.watch_buffer, constants.watch_buffer);
+        assert_eq!(defaults.watch_heartbeat_ms, constants.watch_heartbeat_ms);
     }
 
     #[test]

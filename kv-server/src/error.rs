@@ -33,6 +33,17 @@ pub enum ServerError {
         /// The methods the route accepts, for the `Allow` header.
         allow: &'static str,
     },
+    /// A watch asked for revisions no longer kept (410).
+    #[error(
+        "revision {requested} is no longer available; the oldest kept is {oldest_rev}: \
+         read the current state and watch from there"
+    )]
+    Gone {
+        /// The revision asked for.
+        requested: u64,
+        /// The oldest revision still available.
+        oldest_rev: u64,
+    },
     /// The server cannot take writes now, for example while shutting down (503).
     #[error("{0}")]
     Unavailable(String),
@@ -54,6 +65,7 @@ impl ServerError {
             ServerError::UnsupportedMediaType(_) => "unsupported_media_type",
             ServerError::NotFound(_) => "not_found",
             ServerError::MethodNotAllowed { .. } => "method_not_allowed",
+            ServerError::Gone { .. } => "revision_gone",
             ServerError::Unavailable(_) => "unavailable",
             ServerError::StorageFailed(_) => "storage_failed",
             ServerError::Internal(_) => "internal",
@@ -79,6 +91,7 @@ impl ResponseError for ServerError {
             ServerError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ServerError::Gone { .. } => StatusCode::GONE,
             ServerError::Unavailable(_) | ServerError::StorageFailed(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -95,6 +108,10 @@ impl ResponseError for ServerError {
             error: ErrorDetail {
                 code: self.code().to_owned(),
                 message: self.to_string(),
+                oldest_rev: match self {
+                    ServerError::Gone { oldest_rev, .. } => Some(*oldest_rev),
+                    _ => None,
+                },
             },
         })
     }

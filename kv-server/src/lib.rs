@@ -16,6 +16,7 @@
 //! - [`commit_log`]: the seam where the durable log plugs into the pipeline.
 //! - [`storage`]: the data directory, the durable log, recovery, compaction,
 //!   backup and restore.
+//! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
 //! - [`body_stream`]: streamed response bodies fed by a blocking thread.
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
 #![deny(missing_docs)]
@@ -30,6 +31,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod watch;
 
 pub use commit_log::CommitLog;
 pub use config::Config;

@@ -8,10 +8,11 @@
 //! many handlers are waiting: group commit.
 
 use std::io;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use kv_core::{Command, CoreError, Outcome, StoreWriter};
+use kv_pubsub::Feed;
 use log::{debug, error, info};
 use tokio::sync::{mpsc, oneshot};
 
@@ -51,7 +52,8 @@ impl std::fmt::Debug for Message {
 }
 
 impl CommitPipeline {
-    /// Starts the writer thread, which owns `writer` and `log`.
+    /// Starts the writer thread, which owns `writer` and `log` and publishes
+    /// every applied batch to `feed`.
     ///
     /// # Errors
     ///
@@ -59,13 +61,14 @@ impl CommitPipeline {
     pub fn start(
         writer: StoreWriter,
         log: Box<dyn CommitLog>,
+        feed: Arc<dyn Feed>,
         max_batch: usize,
         queue_depth: usize,
     ) -> io::Result<Self> {
         let (queue, receiver) = mpsc::channel(queue_depth.max(1));
         let thread = std::thread::Builder::new()
             .name("kv-writer".into())
-            .spawn(move || write_loop(writer, log, receiver, max_batch.max(1)))?;
+            .spawn(move || write_loop(writer, log, feed, receiver, max_batch.max(1)))?;
         Ok(Self {
             queue,
             thread: Mutex::new(Some(thread)),
@@ -133,6 +136,7 @@ fn stopped() -> ServerError {
 fn write_loop(
     mut writer: StoreWriter,
     mut log: Box<dyn CommitLog>,
+    feed: Arc<dyn Feed>,
     mut receiver: mpsc::Receiver<Message>,
     max_batch: usize,
 ) {
@@ -159,7 +163,13 @@ fn write_loop(
             }
         }
         if !commands.is_empty() {
-            commit(&mut writer, log.as_mut(), &mut commands, &mut replies);
+            commit(
+                &mut writer,
+                log.as_mut(),
+                feed.as_ref(),
+                &mut commands,
+                &mut replies,
+            );
         }
         if let Some(job) = exclusive {
             job();
@@ -168,6 +178,7 @@ fn write_loop(
     if let Err(e) = log.close() {
         error!("the log could not be synced on shutdown: {e}");
     }
+    feed.close();
     info!("commit pipeline stopped");
 }
 
@@ -175,6 +186,7 @@ fn write_loop(
 fn commit(
     writer: &mut StoreWriter,
     log: &mut dyn CommitLog,
+    feed: &dyn Feed,
     commands: &mut Vec<Command>,
     replies: &mut Vec<oneshot::Sender<Reply>>,
 ) {
@@ -188,6 +200,8 @@ fn commit(
         );
     } else {
         writer.apply(&batch);
+        // Durable and visible: now the feed may carry it.
+        feed.publish(&batch.changes);
     }
     for (reply, outcome) in replies.drain(..).zip(batch.outcomes) {
         let answer = match &durable {
@@ -214,6 +228,12 @@ mod tests {
     use super::*;
     use crate::commit_log::MemoryOnly;
     use kv_core::{Batch, Limits, Store};
+    use kv_pubsub::{in_process, RingLimits};
+
+    fn start(writer: StoreWriter, log: Box<dyn CommitLog>) -> CommitPipeline {
+        let feed = in_process(RingLimits::default(), 0);
+        CommitPipeline::start(writer, log, feed, 8, 8).expect("starts")
+    }
 
     struct FailingLog;
 
@@ -230,7 +250,7 @@ mod tests {
     #[test]
     fn commits_and_stops_cleanly() {
         let (store, writer) = Store::new(2, Limits::default()).expect("valid");
-        let pipeline = CommitPipeline::start(writer, Box::new(MemoryOnly), 8, 8).expect("starts");
+        let pipeline = start(writer, Box::new(MemoryOnly));
         let outcome = block_on(pipeline.submit(Command::Set {
             key: "k".into(),
             value: b"v".to_vec(),
@@ -250,7 +270,7 @@ mod tests {
     #[test]
     fn a_failed_log_write_applies_nothing() {
         let (store, writer) = Store::new(2, Limits::default()).expect("valid");
-        let pipeline = CommitPipeline::start(writer, Box::new(FailingLog), 8, 8).expect("starts");
+        let pipeline = start(writer, Box::new(FailingLog));
         let result = block_on(pipeline.submit(Command::Set {
             key: "k".into(),
             value: b"v".to_vec(),

@@ -6,7 +6,7 @@ use actix_web::HttpRequest;
 
 use crate::config::Config;
 use crate::error::ServerError;
-use crate::handlers;
+use crate::{handlers, watch};
 
 /// Registers every route, the body limits and the JSON error mapping.
 pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
@@ -40,6 +40,11 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
     .service(
         web::resource("/v1/snapshot")
             .route(web::get().to(handlers::snapshot))
+            .default_service(web::to(|| method_not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/v1/watch")
+            .route(web::get().to(watch::watch))
             .default_service(web::to(|| method_not_allowed("GET"))),
     )
     .default_service(web::to(handlers::not_found));

@@ -45,9 +45,11 @@ pub async fn run(
     }
     let server = server.listen(listener)?.run();
     let handle = server.handle();
+    let stopping = state.clone();
     actix_web::rt::spawn(async move {
         shutdown.await;
-        info!("shutdown requested: finishing in-flight requests");
+        info!("shutdown requested: finishing in-flight requests, ending watch streams");
+        stopping.begin_shutdown();
         handle.stop(true).await;
     });
     server.await?;

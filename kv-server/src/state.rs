@@ -1,10 +1,12 @@
 //! [`AppState`]: the operations behind the routes, shared by every worker.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kv_core::api::{GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest, SetResponse};
 use kv_core::{Command, Outcome, Store};
-use log::warn;
+use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
+use log::{info, warn};
 
 use crate::body_stream::{body_channel, BodyStream};
 use crate::commit_log::{CommitLog, MemoryOnly};
@@ -14,13 +16,40 @@ use crate::pipeline::CommitPipeline;
 use crate::storage::backup::{copy_consistent, encode_backup};
 use crate::storage::{DataDir, DurableLog, StorageError, StorageStatus};
 
-/// The store's read handle, the writer's queue and the storage status.
-/// Built once per server and shared by all workers.
+/// The store's read handle, the writer's queue, the storage status and the
+/// change feed. Built once per server and shared by all workers.
 #[derive(Debug)]
 pub struct AppState {
     store: Store,
     pipeline: CommitPipeline,
     storage: Arc<StorageStatus>,
+    feed: Arc<dyn Feed>,
+    watch: WatchSettings,
+    /// Turns `true` when the server starts shutting down; watch streams
+    /// end on it so that they do not hold the shutdown up.
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// How watch streams behave.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchSettings {
+    /// Revisions behind at which a watcher is cut off.
+    pub max_lag: u64,
+    /// Time between progress events on an idle stream.
+    pub heartbeat: Duration,
+}
+
+/// The in-process hub, mirrored to NATS when configured. Its history starts
+/// at the recovered revision.
+fn open_feed(config: &Config, last_rev: u64) -> Result<Arc<dyn Feed>, StorageError> {
+    let hub = Hub::new(config.ring_limits(), last_rev);
+    Ok(match config.nats() {
+        None => Arc::new(hub),
+        Some(nats) => {
+            info!("publishing changes to NATS at {}", nats.url);
+            Arc::new(NatsFeed::start(hub, nats).map_err(|e| StorageError::Config(e.to_string()))?)
+        }
+    })
 }
 
 impl AppState {
@@ -49,12 +78,25 @@ impl AppState {
             )?;
             (Box::new(log), status)
         };
-        let pipeline = CommitPipeline::start(writer, log, config.max_batch, config.queue_depth)
-            .map_err(StorageError::io("cannot start the writer thread"))?;
+        let feed = open_feed(config, store.revision())?;
+        let pipeline = CommitPipeline::start(
+            writer,
+            log,
+            Arc::clone(&feed),
+            config.max_batch,
+            config.queue_depth,
+        )
+        .map_err(StorageError::io("cannot start the writer thread"))?;
         Ok(Self {
             store,
             pipeline,
             storage,
+            feed,
+            watch: WatchSettings {
+                max_lag: config.watch_buffer,
+                heartbeat: config.watch_heartbeat(),
+            },
+            stopping: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -153,6 +195,34 @@ impl AppState {
             })
             .map_err(|e| ServerError::Internal(format!("cannot start a backup thread: {e}")))?;
         Ok((rev, body))
+    }
+
+    /// `GET /v1/watch`: a cursor on the feed from `from` (inclusive; the
+    /// next revision when `None`), and how the stream should behave.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Gone`] when `from` is older than the feed keeps.
+    pub fn watch(
+        &self,
+        from: Option<u64>,
+    ) -> Result<(Cursor, WatchSettings, tokio::sync::watch::Receiver<bool>), ServerError> {
+        let cursor = self
+            .feed
+            .subscribe(from, Some(self.watch.max_lag))
+            .map_err(|e| match e {
+                FeedError::Gone { requested, oldest } => ServerError::Gone {
+                    requested,
+                    oldest_rev: oldest,
+                },
+                other => ServerError::Internal(other.to_string()),
+            })?;
+        Ok((cursor, self.watch, self.stopping.subscribe()))
+    }
+
+    /// Tells watch streams to end: the server is shutting down.
+    pub fn begin_shutdown(&self) {
+        self.stopping.send_replace(true);
     }
 
     /// Commits what is queued, syncs the log and stops the writer.

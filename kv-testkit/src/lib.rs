@@ -1,15 +1,18 @@
 //! Test harness for kv-store: starts the real `server` binary on
 //! `127.0.0.1:0` in its own temporary directory, waits until it has printed
-//! its address, and stops it when dropped. Plus a small HTTP helper that
-//! returns any status as a value.
+//! its address, and stops it when dropped; the same for `nats-server`. Plus
+//! a small HTTP helper that returns any status as a value.
 //!
 //! # Layout
 //!
 //! - [`server`]: [`TestServer`], a running server process.
 //! - [`http`]: [`http::request`], raw HTTP calls for tests.
+//! - [`nats`]: [`NatsServer`], a real `nats-server` on a free port.
 #![deny(missing_docs)]
 
 pub mod http;
+pub mod nats;
 pub mod server;
 
+pub use nats::NatsServer;
 pub use server::{cargo_bin, TestServer};

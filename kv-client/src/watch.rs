@@ -1,0 +1,151 @@
+//! Reading the server's watch stream (Server-Sent Events).
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use kv_core::api::{WatchCut, WatchEvent, WatchProgress};
+
+/// What to watch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchParams {
+    /// Only this key.
+    pub key: Option<String>,
+    /// Only keys with this prefix.
+    pub prefix: Option<String>,
+    /// Only these ops, comma-separated (`set,rm,expire`).
+    pub ops: Option<String>,
+    /// Include previous values.
+    pub prev: bool,
+}
+
+impl WatchParams {
+    /// The query parameters.
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = Vec::new();
+        if let Some(key) = &self.key {
+            query.push(("key", key.clone()));
+        }
+        if let Some(prefix) = &self.prefix {
+            query.push(("prefix", prefix.clone()));
+        }
+        if let Some(ops) = &self.ops {
+            query.push(("ops", ops.clone()));
+        }
+        if self.prev {
+            query.push(("prev", "true".into()));
+        }
+        query
+    }
+}
+
+/// One item of a watch stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchItem {
+    /// A committed change.
+    Event(WatchEvent),
+    /// The watcher is up to date with this revision.
+    Progress(u64),
+    /// The server cut the stream off; resume from the revision it names.
+    Cut(WatchCut),
+}
+
+/// A watch stream: an iterator of [`WatchItem`]s that ends when the server
+/// closes the stream.
+pub struct WatchStream {
+    reader: BufReader<Box<dyn Read + Send>>,
+    line: String,
+}
+
+impl std::fmt::Debug for WatchStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchStream").finish_non_exhaustive()
+    }
+}
+
+impl WatchStream {
+    /// Parses Server-Sent Events from `body`.
+    pub fn new(body: Box<dyn Read + Send>) -> Self {
+        Self {
+            reader: BufReader::new(body),
+            line: String::new(),
+        }
+    }
+
+    /// Reads the next event block; `None` at the end of the stream.
+    fn next_block(&mut self) -> io::Result<Option<(String, String)>> {
+        let mut event = String::new();
+        let mut data = String::new();
+        loop {
+            self.line.clear();
+            if self.reader.read_line(&mut self.line)? == 0 {
+                return Ok(None);
+            }
+            let line = self.line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                if !data.is_empty() {
+                    return Ok(Some((event, data)));
+                }
+                event.clear();
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" => event = value.to_owned(),
+                "data" => {
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(value);
+                }
+                // `id`, `retry` and comments carry nothing the data lacks.
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Iterator for WatchStream {
+    type Item = io::Result<WatchItem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (event, data) = match self.next_block() {
+            Ok(Some(block)) => block,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let invalid = |e: serde_json::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+        Some(match event.as_str() {
+            "progress" => serde_json::from_str::<WatchProgress>(&data)
+                .map(|p| WatchItem::Progress(p.rev))
+                .map_err(invalid),
+            "cut" => serde_json::from_str::<WatchCut>(&data)
+                .map(WatchItem::Cut)
+                .map_err(invalid),
+            _ => serde_json::from_str::<WatchEvent>(&data)
+                .map(WatchItem::Event)
+                .map_err(invalid),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_events_progress_and_cut() {
+        let text = "retry: 1000\nid: 0\nevent: progress\ndata: {\"rev\":0}\n\n\
+                    : a comment\nid: 1\nevent: set\ndata: {\"rev\":1,\"op\":\"set\",\"key\":\"k\",\"val\":\"v\"}\n\n\
+                    event: cut\ndata: {\"resume_from_rev\":2,\"reason\":\"slow\"}\n\n";
+        let items: Vec<WatchItem> = WatchStream::new(Box::new(io::Cursor::new(text)))
+            .collect::<io::Result<_>>()
+            .expect("parses");
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0], WatchItem::Progress(0));
+        let WatchItem::Event(event) = &items[1] else {
+            panic!("{:?}", items[1]);
+        };
+        assert_eq!((event.rev, event.val.as_deref()), (1, Some("v")));
+        assert!(matches!(&items[2], WatchItem::Cut(c) if c.resume_from_rev == 2));
+    }
+}

@@ -1,0 +1,81 @@
+//! The change feed of kv-store: every committed change, in revision order,
+//! to HTTP watchers and to NATS.
+//!
+//! The writer hands each applied batch to a [`Feed`]. Readers take a
+//! [`Cursor`] at a revision and read forward; a cursor that falls out of the
+//! feed's bounded memory, or too far behind, is told so with the revision to
+//! resume from: nothing is ever skipped silently.
+//!
+//! # Layout
+//!
+//! - [`event`]: [`Event`], one committed change, and its JSON forms.
+//! - [`hub`]: [`Hub`], the in-process feed: a bounded ring of recent events
+//!   and cursors over it. The writer's cost per batch does not grow with the
+//!   number of readers.
+//! - [`filter`]: which events a watcher wants.
+//! - [`nats`]: [`NatsFeed`], the hub plus a publisher thread that mirrors it
+//!   to NATS, and [`nats::subscribe`] for reading the seed's subjects (the
+//!   only file that uses the `nats` crate).
+//! - [`error`]: the error type, [`FeedError`].
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod event;
+pub mod filter;
+pub mod hub;
+pub mod nats;
+
+use std::sync::Arc;
+
+use kv_core::Change;
+
+pub use error::{FeedError, Result};
+pub use event::{Event, Op};
+pub use filter::Filter;
+pub use hub::{Cursor, Hub, RingLimits};
+pub use nats::NatsFeed;
+
+/// Where the writer publishes committed changes and readers subscribe.
+/// The server holds an `Arc<dyn Feed>` and does not know which one runs.
+pub trait Feed: Send + Sync + std::fmt::Debug {
+    /// Publishes an applied batch's changes, in revision order. Called by
+    /// the single writer only after the batch is durable. Never blocks on
+    /// readers or on the network.
+    fn publish(&self, changes: &[Change]);
+
+    /// A cursor that reads from revision `from` on (inclusive), or from the
+    /// next revision when `None`. `max_lag` cuts a reader off once it is
+    /// that many revisions behind.
+    ///
+    /// # Errors
+    ///
+    /// [`FeedError::Gone`] when `from` is older than the oldest event kept.
+    fn subscribe(&self, from: Option<u64>, max_lag: Option<u64>) -> Result<Cursor>;
+
+    /// Statistics for health and metrics.
+    fn stats(&self) -> FeedStats;
+
+    /// Stops background work (such as a NATS publisher), delivering what it
+    /// can first.
+    fn close(&self);
+}
+
+/// What a feed reports about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedStats {
+    /// The last revision published.
+    pub last_rev: u64,
+    /// The oldest revision still held.
+    pub oldest_rev: u64,
+    /// Events held in memory.
+    pub events: usize,
+    /// Whether a NATS connection is configured and currently up.
+    pub nats_connected: Option<bool>,
+    /// Revisions NATS missed because an outage outlasted the ring.
+    pub nats_skipped: u64,
+}
+
+/// The default feed: the in-process hub alone.
+pub fn in_process(limits: RingLimits, last_rev: u64) -> Arc<dyn Feed> {
+    Arc::new(Hub::new(limits, last_rev))
+}

@@ -1,0 +1,280 @@
+//! NATS: [`NatsFeed`] mirrors the hub to NATS subjects from a publisher
+//! thread, and [`subscribe`] reads those subjects back.
+//!
+//! This is the only file that uses the `nats` crate, which is deprecated
+//! upstream in favour of an async client; swapping it changes this file
+//! alone.
+#![allow(deprecated)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use kv_core::api::WatchEvent;
+use kv_core::Change;
+use log::{error, info, warn};
+
+use crate::error::{FeedError, Result};
+use crate::event::Event;
+use crate::hub::{Cursor, Hub};
+use crate::{Feed, FeedStats};
+
+/// The header JetStream deduplicates on.
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+/// Events published between two confirmations (a NATS flush round trip).
+const PUBLISH_BATCH: usize = 1024;
+/// How long a flush may take before the connection is considered down.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pause between attempts while NATS is unreachable.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// Where and how to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsConfig {
+    /// Server URL, such as `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// Prepended to the subjects `set`, `rm` and `expire` (empty: the
+    /// seed's bare subjects).
+    pub subject_prefix: String,
+}
+
+impl NatsConfig {
+    /// The subject for an op.
+    pub fn subject(&self, op: &str) -> String {
+        format!("{}{op}", self.subject_prefix)
+    }
+}
+
+/// The hub, mirrored to NATS by a publisher thread.
+///
+/// Writes only ever touch the hub. The publisher reads the hub with its own
+/// cursor and confirms each batch with a flush; when NATS is down it waits
+/// and then resends from the first unconfirmed revision, so an outage
+/// shorter than the ring loses nothing (a subscriber may see a revision
+/// twice; JetStream drops the repeat by its `Nats-Msg-Id`). An outage longer
+/// than the ring is logged and counted with the exact revisions skipped.
+#[derive(Debug)]
+pub struct NatsFeed {
+    hub: Hub,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    connected: AtomicBool,
+    skipped: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl NatsFeed {
+    /// Starts mirroring `hub` to NATS. Never fails: an unreachable server
+    /// is retried in the background.
+    pub fn start(hub: Hub, config: NatsConfig) -> Result<Self> {
+        let shared = Arc::new(Shared::default());
+        let cursor = hub.subscribe(None, None)?;
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("kv-nats".into())
+            .spawn(move || publish_loop(config, cursor, worker))
+            .map_err(|source| FeedError::Nats {
+                url: "(publisher thread)".into(),
+                source,
+            })?;
+        Ok(Self {
+            hub,
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+}
+
+impl Feed for NatsFeed {
+    fn publish(&self, changes: &[Change]) {
+        self.hub.publish(changes);
+    }
+
+    fn subscribe(&self, from: Option<u64>, max_lag: Option<u64>) -> Result<Cursor> {
+        self.hub.subscribe(from, max_lag)
+    }
+
+    fn stats(&self) -> FeedStats {
+        FeedStats {
+            nats_connected: Some(self.shared.connected.load(Ordering::Relaxed)),
+            nats_skipped: self.shared.skipped.load(Ordering::Relaxed),
+            ..self.hub.stats()
+        }
+    }
+
+    fn close(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn connect(config: &NatsConfig, shared: &Arc<Shared>) -> std::io::Result<nats::Connection> {
+    let on_disconnect = Arc::clone(shared);
+    let on_reconnect = Arc::clone(shared);
+    let url = config.url.clone();
+    let url2 = config.url.clone();
+    nats::Options::new()
+        .with_name("kv-store")
+        .max_reconnects(None)
+        // No client-side buffering while disconnected: a publish then fails
+        // at once and the publisher resends from the hub, in order.
+        .reconnect_buffer_size(0)
+        .retry_on_failed_connect()
+        .disconnect_callback(move || {
+            on_disconnect.connected.store(false, Ordering::Relaxed);
+            warn!("NATS at {url}: disconnected; writes go on, events are resent on reconnect");
+        })
+        .reconnect_callback(move || {
+            on_reconnect.connected.store(true, Ordering::Relaxed);
+            info!("NATS at {url2}: reconnected");
+        })
+        .connect(config.url.as_str())
+}
+
+fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
+    let conn = match connect(&config, &shared) {
+        Ok(conn) => conn,
+        Err(e) => {
+            error!(
+                "NATS at {}: cannot start a client: {e}; events will not be published",
+                config.url
+            );
+            return;
+        }
+    };
+    // `retry_on_failed_connect` returns before a connection exists.
+    shared
+        .connected
+        .store(conn.flush_timeout(FLUSH_TIMEOUT).is_ok(), Ordering::Relaxed);
+    info!("NATS at {}: publishing changes", config.url);
+    let mut confirmed = cursor.next_rev();
+    let mut events = Vec::with_capacity(PUBLISH_BATCH);
+    loop {
+        events.clear();
+        match cursor.read(PUBLISH_BATCH, &mut events) {
+            Ok(()) => {}
+            Err(FeedError::Gone { requested, oldest }) => {
+                let skipped = oldest - requested;
+                shared.skipped.fetch_add(skipped, Ordering::Relaxed);
+                error!(
+                    "NATS at {}: revisions {requested} to {} were not published: the outage \
+                     outlasted the feed's ring ({skipped} revisions skipped)",
+                    config.url,
+                    oldest - 1
+                );
+                let _ = cursor.seek(oldest);
+                confirmed = oldest;
+                continue;
+            }
+            Err(e) => {
+                error!("NATS publisher: {e}");
+                return;
+            }
+        }
+        if events.is_empty() {
+            if shared.stop.load(Ordering::Acquire) {
+                break;
+            }
+            cursor.wait(Duration::from_millis(250));
+            continue;
+        }
+        let sent = events
+            .iter()
+            .try_for_each(|event| send(&conn, &config, event));
+        match sent.and_then(|()| conn.flush_timeout(FLUSH_TIMEOUT)) {
+            Ok(()) => {
+                confirmed = cursor.next_rev();
+                shared.connected.store(true, Ordering::Relaxed);
+            }
+            Err(e) => {
+                if shared.connected.swap(false, Ordering::Relaxed) {
+                    warn!(
+                        "NATS at {}: publishing failed ({e}); resending from revision {confirmed} once it is back",
+                        config.url
+                    );
+                }
+                if shared.stop.load(Ordering::Acquire) {
+                    warn!(
+                        "NATS at {}: stopping with revisions from {confirmed} unconfirmed: {e}",
+                        config.url
+                    );
+                    return;
+                }
+                // Resend everything not confirmed once NATS is back.
+                let _ = cursor.seek(confirmed);
+                std::thread::sleep(RETRY_PAUSE);
+            }
+        }
+    }
+    let _ = conn.flush_timeout(FLUSH_TIMEOUT);
+}
+
+fn send(conn: &nats::Connection, config: &NatsConfig, event: &Event) -> std::io::Result<()> {
+    let mut headers = nats::header::HeaderMap::new();
+    headers.insert(MSG_ID_HEADER, event.rev.to_string());
+    conn.publish_with_reply_or_headers(
+        &config.subject(event.op.as_str()),
+        None,
+        Some(&headers),
+        event.json(false),
+    )
+}
+
+/// A subscription to the seed's subjects (`set`, `rm`, `expire`, with a
+/// prefix), yielding events as they arrive.
+#[derive(Debug)]
+pub struct NatsSubscription {
+    subscription: nats::Subscription,
+    /// Dropping the connection closes it, subscription and all.
+    _connection: nats::Connection,
+}
+
+/// Connects to `config.url` and subscribes to the feed's subjects.
+///
+/// # Errors
+///
+/// [`FeedError::Nats`] when the server cannot be reached.
+pub fn subscribe(config: &NatsConfig) -> Result<NatsSubscription> {
+    let failed = |source| FeedError::Nats {
+        url: config.url.clone(),
+        source,
+    };
+    let conn = nats::Options::new()
+        .with_name("kv-store client")
+        .max_reconnects(None)
+        .connect(config.url.as_str())
+        .map_err(failed)?;
+    // `PREFIX*` covers set, rm and expire; other subjects under the same
+    // prefix are skipped by `next`.
+    let subject = format!("{}*", config.subject_prefix);
+    let subscription = conn.subscribe(&subject).map_err(failed)?;
+    Ok(NatsSubscription {
+        subscription,
+        _connection: conn,
+    })
+}
+
+impl NatsSubscription {
+    /// The next event; `None` when the connection is closed for good.
+    /// Messages that are not feed events are skipped with a warning.
+    pub fn next(&self) -> Option<WatchEvent> {
+        loop {
+            let message = self.subscription.next()?;
+            match serde_json::from_slice::<WatchEvent>(&message.data) {
+                Ok(event) => return Some(event),
+                Err(e) => warn!(
+                    "ignoring a message on {} that is not a feed event: {e}",
+                    message.subject
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! [`NatsServer`]: a real `nats-server` on a free loopback port, for one test.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long `nats-server` may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `nats-server`, killed when dropped.
+#[derive(Debug)]
+pub struct NatsServer {
+    binary: PathBuf,
+    child: Option<Child>,
+    port: u16,
+}
+
+/// Where `nats-server` is: on `PATH`, or in `/usr/sbin` where Debian's
+/// package puts it.
+fn find_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([
+            "/usr/sbin".into(),
+            "/usr/local/bin".into(),
+            "/usr/bin".into(),
+        ])
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+}
+
+impl NatsServer {
+    /// Starts `nats-server` on a free port and waits until it accepts
+    /// clients.
+    ///
+    /// Without `nats-server` installed this says so loudly on stderr and
+    /// returns `None`, so the calling test can return early; under `CI=true`
+    /// it panics instead: CI must run every test.
+    pub fn start() -> Option<NatsServer> {
+        let Some(binary) = find_binary() else {
+            let message = "nats-server is not installed, so this NATS test cannot run. \
+                           Install it with `apt-get install -y nats-server` (.ci/run does).";
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{message}");
+            }
+            eprintln!("\n=== SKIPPED: {message} ===\n");
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = NatsServer {
+            binary,
+            child: None,
+            port,
+        };
+        server.restart();
+        Some(server)
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on (the same across restarts).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server (clients see the connection drop).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and waits until it is ready.
+    ///
+    /// # Panics
+    ///
+    /// When it cannot start or does not become ready in time.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new(&self.binary)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if self.greets() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nats-server on port {} was not ready within {READY_TIMEOUT:?}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the server accepts a connection and sends its INFO line.
+    fn greets(&self) -> bool {
+        let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
