@@ -69,6 +69,10 @@ pub enum CliCommand {
         /// Prefix of the NATS subjects.
         #[structopt(long, default_value = "")]
         subject_prefix: String,
+        /// With --nats: replay this JetStream stream from its start, then
+        /// follow it.
+        #[structopt(long)]
+        stream: Option<String>,
     },
     /// Save a consistent backup of the whole store to FILE (restore it with
     /// `server restore --from FILE --data-dir DIR`).

@@ -13,6 +13,7 @@ use crate::cli::{Cli, CliCommand};
 use crate::client::KvClient;
 use crate::error::ClientError;
 use crate::subscribe::{self, SubFilter};
+use kv_pubsub::nats::NatsConfig;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -97,10 +98,18 @@ fn execute(
             from_rev,
             nats,
             subject_prefix,
+            stream,
         } => {
             let filter = SubFilter { key, prefix };
             match nats {
-                Some(url) => subscribe::from_nats(&url, &subject_prefix, &filter, json, out),
+                Some(url) => {
+                    let config = NatsConfig {
+                        url,
+                        subject_prefix,
+                        stream,
+                    };
+                    subscribe::from_nats(&config, &filter, json, out)
+                }
                 None => subscribe::from_server(client, &filter, from_rev, json, out, err),
             }
         }

@@ -128,18 +128,13 @@ pub(crate) fn from_server(
 ///
 /// NATS cannot be reached.
 pub(crate) fn from_nats(
-    url: &str,
-    subject_prefix: &str,
+    config: &NatsConfig,
     filter: &SubFilter,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let config = NatsConfig {
-        url: url.to_owned(),
-        subject_prefix: subject_prefix.to_owned(),
-    };
-    let subscription = subscribe(&config).map_err(|e| ClientError::Unreachable {
-        url: url.to_owned(),
+    let subscription = subscribe(config).map_err(|e| ClientError::Unreachable {
+        url: config.url.clone(),
         detail: e.to_string(),
     })?;
     while let Some(event) = subscription.next() {

@@ -116,12 +116,16 @@ impl Feed for Hub {
             return;
         };
         let limits = self.inner.limits;
+        // Built before taking the lock, so readers wait only for the pushes.
+        let events: Vec<Arc<Event>> = changes
+            .iter()
+            .map(|c| Arc::new(Event::from_change(c)))
+            .collect();
         {
             let mut ring = self.ring();
-            for change in changes {
-                let event = Event::from_change(change);
+            for event in events {
                 ring.bytes += event.size();
-                ring.events.push_back(Arc::new(event));
+                ring.events.push_back(event);
             }
             ring.last_rev = last.rev;
             while ring.events.len() > limits.max_events || ring.bytes > limits.max_bytes {

@@ -37,13 +37,45 @@ pub struct NatsConfig {
     /// Prepended to the subjects `set`, `rm` and `expire` (empty: the
     /// seed's bare subjects).
     pub subject_prefix: String,
+    /// A JetStream stream over the subjects: the publisher creates it if
+    /// missing (file storage, deduplicating by `Nats-Msg-Id`), and a
+    /// subscriber replays it from the start.
+    pub stream: Option<String>,
 }
+
+/// How long JetStream remembers message ids to drop resent duplicates.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
 impl NatsConfig {
     /// The subject for an op.
     pub fn subject(&self, op: &str) -> String {
         format!("{}{op}", self.subject_prefix)
     }
+
+    /// The subjects the feed publishes on.
+    pub fn subjects(&self) -> Vec<String> {
+        ["set", "rm", "expire"]
+            .iter()
+            .map(|op| self.subject(op))
+            .collect()
+    }
+}
+
+/// Creates the JetStream stream `name` over the feed's subjects unless it
+/// exists.
+fn ensure_stream(conn: &nats::Connection, config: &NatsConfig, name: &str) -> std::io::Result<()> {
+    let js = nats::jetstream::new(conn.clone());
+    if js.stream_info(name).is_ok() {
+        return Ok(());
+    }
+    js.add_stream(nats::jetstream::StreamConfig {
+        name: name.to_owned(),
+        subjects: config.subjects(),
+        storage: nats::jetstream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW.as_nanos() as i64,
+        ..Default::default()
+    })
+    .map(drop)
 }
 
 /// The hub, mirrored to NATS by a publisher thread.
@@ -155,6 +187,7 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
         .connected
         .store(conn.flush_timeout(FLUSH_TIMEOUT).is_ok(), Ordering::Relaxed);
     info!("NATS at {}: publishing changes", config.url);
+    let mut stream_ready = config.stream.is_none();
     let mut confirmed = cursor.next_rev();
     let mut events = Vec::with_capacity(PUBLISH_BATCH);
     loop {
@@ -185,6 +218,20 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
             }
             cursor.wait(Duration::from_millis(250));
             continue;
+        }
+        if !stream_ready {
+            if let Some(name) = &config.stream {
+                match ensure_stream(&conn, &config, name) {
+                    Ok(()) => {
+                        info!("NATS at {}: JetStream stream {name} is ready", config.url);
+                        stream_ready = true;
+                    }
+                    Err(e) => warn!(
+                        "NATS at {}: cannot create JetStream stream {name}: {e}",
+                        config.url
+                    ),
+                }
+            }
         }
         let sent = events
             .iter()
@@ -229,12 +276,19 @@ fn send(conn: &nats::Connection, config: &NatsConfig, event: &Event) -> std::io:
 }
 
 /// A subscription to the seed's subjects (`set`, `rm`, `expire`, with a
-/// prefix), yielding events as they arrive.
+/// prefix), yielding events as they arrive; or, with a JetStream stream
+/// configured, replaying the stream from its start and then following it.
 #[derive(Debug)]
 pub struct NatsSubscription {
-    subscription: nats::Subscription,
+    messages: Messages,
     /// Dropping the connection closes it, subscription and all.
     _connection: nats::Connection,
+}
+
+#[derive(Debug)]
+enum Messages {
+    Core(nats::Subscription),
+    Stream(nats::jetstream::PushSubscription),
 }
 
 /// Connects to `config.url` and subscribes to the feed's subjects.
@@ -255,9 +309,21 @@ pub fn subscribe(config: &NatsConfig) -> Result<NatsSubscription> {
     // `PREFIX*` covers set, rm and expire; other subjects under the same
     // prefix are skipped by `next`.
     let subject = format!("{}*", config.subject_prefix);
-    let subscription = conn.subscribe(&subject).map_err(failed)?;
+    let messages = match &config.stream {
+        None => Messages::Core(conn.subscribe(&subject).map_err(failed)?),
+        Some(stream) => {
+            let options = nats::jetstream::SubscribeOptions::bind_stream(stream.clone())
+                .deliver_all()
+                .ack_none();
+            let js = nats::jetstream::new(conn.clone());
+            Messages::Stream(
+                js.subscribe_with_options(&subject, &options)
+                    .map_err(failed)?,
+            )
+        }
+    };
     Ok(NatsSubscription {
-        subscription,
+        messages,
         _connection: conn,
     })
 }
@@ -267,7 +333,10 @@ impl NatsSubscription {
     /// Messages that are not feed events are skipped with a warning.
     pub fn next(&self) -> Option<WatchEvent> {
         loop {
-            let message = self.subscription.next()?;
+            let message = match &self.messages {
+                Messages::Core(subscription) => subscription.next()?,
+                Messages::Stream(subscription) => subscription.next()?,
+            };
             match serde_json::from_slice::<WatchEvent>(&message.data) {
                 Ok(event) => return Some(event),
                 Err(e) => warn!(

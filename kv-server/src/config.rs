@@ -134,6 +134,12 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_NATS_SUBJECT_PREFIX", default_value = "")]
     pub nats_subject_prefix: String,
 
+    /// A JetStream stream to create over the NATS subjects (if missing), so
+    /// that consumers can replay changes; resent revisions are deduplicated
+    /// by their `Nats-Msg-Id`.
+    #[structopt(long, env = "KVSTORE_NATS_STREAM")]
+    pub nats_stream: Option<String>,
+
     /// A maintenance command instead of serving.
     #[structopt(subcommand)]
     pub command: Option<ServerCommand>,
@@ -180,6 +186,7 @@ impl Default for Config {
             watch_heartbeat_ms: DEFAULT_WATCH_HEARTBEAT_MS,
             nats_url: None,
             nats_subject_prefix: String::new(),
+            nats_stream: None,
             command: None,
         }
     }
@@ -247,6 +254,7 @@ impl Config {
         self.nats_url.as_ref().map(|url| NatsConfig {
             url: url.clone(),
             subject_prefix: self.nats_subject_prefix.clone(),
+            stream: self.nats_stream.clone(),
         })
     }
 

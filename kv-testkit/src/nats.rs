@@ -15,6 +15,8 @@ pub struct NatsServer {
     binary: PathBuf,
     child: Option<Child>,
     port: u16,
+    /// JetStream's storage, kept across restarts, when enabled.
+    jetstream: Option<tempfile::TempDir>,
 }
 
 /// Where `nats-server` is: on `PATH`, or in `/usr/sbin` where Debian's
@@ -39,6 +41,16 @@ impl NatsServer {
     /// returns `None`, so the calling test can return early; under `CI=true`
     /// it panics instead: CI must run every test.
     pub fn start() -> Option<NatsServer> {
+        Self::launch(false)
+    }
+
+    /// Like [`start`](Self::start), with JetStream enabled (file storage in
+    /// a temporary directory that survives [`restart`](Self::restart)).
+    pub fn start_jetstream() -> Option<NatsServer> {
+        Self::launch(true)
+    }
+
+    fn launch(jetstream: bool) -> Option<NatsServer> {
         let Some(binary) = find_binary() else {
             let message = "nats-server is not installed, so this NATS test cannot run. \
                            Install it with `apt-get install -y nats-server` (.ci/run does).";
@@ -52,10 +64,12 @@ impl NatsServer {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        let jetstream = jetstream.then(|| tempfile::tempdir().expect("a JetStream directory"));
         let mut server = NatsServer {
             binary,
             child: None,
             port,
+            jetstream,
         };
         server.restart();
         Some(server)
@@ -86,8 +100,12 @@ impl NatsServer {
     /// When it cannot start or does not become ready in time.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new(&self.binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+        let mut command = Command::new(&self.binary);
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(dir) = &self.jetstream {
+            command.arg("-js").arg("-sd").arg(dir.path());
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
