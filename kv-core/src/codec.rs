@@ -19,6 +19,8 @@
 //!   `u64 mod_rev`, `u64 version`, the value as above; for the end (3)
 //!   `u64` entry count and `u64 end_rev`.
 
+use std::sync::Arc;
+
 use crate::command::{Change, ChangeKind};
 use crate::entry::Entry;
 use crate::error::{CoreError, Result};
@@ -135,7 +137,7 @@ pub enum LogOp {
         /// The key.
         key: String,
         /// The value.
-        value: Vec<u8>,
+        value: Arc<[u8]>,
         /// The key's creation revision.
         create_rev: u64,
         /// The key's version after this write.
@@ -199,7 +201,7 @@ pub fn decode_log_record(payload: &[u8]) -> Result<LogRecord> {
                 key: r.string()?,
                 create_rev: r.u64()?,
                 version: r.u64()?,
-                value: r.bytes()?.to_vec(),
+                value: r.bytes()?.into(),
             },
             OP_REMOVE => LogOp::Remove { key: r.string()? },
             _ => return Err(CoreError::Malformed("unknown op kind")),
@@ -371,7 +373,6 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn entry(value: &[u8], create_rev: u64, mod_rev: u64, version: u64) -> Entry {
         Entry {
@@ -422,7 +423,7 @@ mod tests {
                 rev: 7,
                 ops: vec![LogOp::Put {
                     key: "ключ/with space".into(),
-                    value: vec![0, 255, 10, 13],
+                    value: Arc::from(&[0, 255, 10, 13][..]),
                     create_rev: 3,
                     version: 2,
                 }],

@@ -74,15 +74,24 @@ impl Shared {
         self.read_shard(key).get(key).cloned()
     }
 
-    /// Puts `entry` under `key` and keeps `live_bytes` in step.
-    fn insert(&self, key: &str, entry: Entry) {
+    /// Puts `entry` under `key` (only if it is newer than what is there,
+    /// when `only_if_newer`) and keeps `live_bytes` in step. One lock and no
+    /// key allocation when the key exists; returns whether it was stored.
+    fn upsert(&self, key: &str, entry: Entry, only_if_newer: bool) -> bool {
         let added = (key.len() + entry.value.len()) as u64;
-        let old = self.write_shard(key).insert(Box::from(key), entry);
+        let mut shard = self.write_shard(key);
+        let removed = match shard.get_mut(key) {
+            Some(slot) if only_if_newer && slot.mod_rev >= entry.mod_rev => return false,
+            Some(slot) => key.len() + std::mem::replace(slot, entry).value.len(),
+            None => {
+                shard.insert(Box::from(key), entry);
+                0
+            }
+        };
+        drop(shard);
         self.live_bytes.fetch_add(added, Ordering::Relaxed);
-        if let Some(old) = old {
-            self.live_bytes
-                .fetch_sub((key.len() + old.value.len()) as u64, Ordering::Relaxed);
-        }
+        self.live_bytes.fetch_sub(removed as u64, Ordering::Relaxed);
+        true
     }
 
     /// Removes `key` and keeps `live_bytes` in step.
@@ -304,7 +313,9 @@ impl StoreWriter {
         };
         for change in &batch.changes {
             match &change.kind {
-                ChangeKind::Put(entry) => self.shared.insert(&change.key, entry.clone()),
+                ChangeKind::Put(entry) => {
+                    self.shared.upsert(&change.key, entry.clone(), false);
+                }
                 ChangeKind::Remove => self.shared.remove(&change.key),
             }
         }
@@ -314,13 +325,9 @@ impl StoreWriter {
     /// Puts an entry read from a snapshot, unless the store already holds a
     /// newer one for the key. Recovery only.
     pub fn load(&mut self, key: &str, entry: Entry) {
-        let newer = self
-            .shared
-            .get(key)
-            .is_some_and(|e| e.mod_rev >= entry.mod_rev);
-        if !newer {
-            self.raise_revision(entry.mod_rev);
-            self.shared.insert(key, entry);
+        let mod_rev = entry.mod_rev;
+        if self.shared.upsert(key, entry, true) {
+            self.raise_revision(mod_rev);
         }
     }
 
@@ -337,7 +344,7 @@ impl StoreWriter {
                     version,
                 } => {
                     let entry = Entry {
-                        value: value.into(),
+                        value,
                         create_rev,
                         mod_rev: record.rev,
                         version,
@@ -482,7 +489,7 @@ mod tests {
             rev,
             ops: vec![LogOp::Put {
                 key: "k".into(),
-                value: value.as_bytes().to_vec(),
+                value: value.as_bytes().into(),
                 create_rev: 1,
                 version: rev,
             }],
