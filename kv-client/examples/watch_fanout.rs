@@ -63,7 +63,7 @@ fn main() {
                     if let Ok(WatchItem::Event(event)) = item {
                         delivered.fetch_add(1, Ordering::Relaxed);
                         let rev = event.rev as usize;
-                        if rev % 8 == 0 && rev < MAX_REVS {
+                        if rev.is_multiple_of(8) && rev < MAX_REVS {
                             let now = start.elapsed().as_micros() as u64;
                             let acked = acks[rev].load(Ordering::Acquire);
                             // Zero: delivered before its writer saw the ack.

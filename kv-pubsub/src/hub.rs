@@ -4,9 +4,12 @@
 //! The writer appends a batch under one short lock and wakes readers; it
 //! never waits for them and its cost does not depend on how many there are.
 //! Each reader keeps its own position (a [`Cursor`]) and copies events out
-//! under the same lock. A reader whose position falls out of the ring, or
-//! more than its `max_lag` behind, gets an error naming the revision to
-//! resume from.
+//! under the same lock. A reader whose position falls out of the ring gets
+//! an error naming the revision to resume from; so does a *live* reader
+//! (one that has caught up with the newest revision at least once) that then
+//! falls more than its `max_lag` behind: its bounded buffer overflowed. A
+//! reader catching up from history is not cut for being behind, only if it
+//! is so slow that the ring overtakes it (as etcd serves unsynced watchers).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -148,11 +151,13 @@ impl Feed for Hub {
                 oldest: ring.oldest_rev(),
             });
         }
+        let live = next > ring.last_rev;
         drop(ring);
         Ok(Cursor {
             inner: Arc::clone(&self.inner),
             next,
             max_lag,
+            live,
             notify: self.inner.notify.subscribe(),
         })
     }
@@ -178,6 +183,9 @@ pub struct Cursor {
     /// The next revision to read.
     next: u64,
     max_lag: Option<u64>,
+    /// Whether it has caught up with the newest revision at least once;
+    /// only then does `max_lag` apply.
+    live: bool,
     notify: watch::Receiver<u64>,
 }
 
@@ -213,7 +221,7 @@ impl Cursor {
     /// # Errors
     ///
     /// [`FeedError::Gone`] if the cursor fell out of the ring;
-    /// [`FeedError::Lagged`] if it is more than `max_lag` behind.
+    /// [`FeedError::Lagged`] if, once live, it is more than `max_lag` behind.
     pub fn read(&mut self, max: usize, out: &mut Vec<Arc<Event>>) -> Result<()> {
         let ring = lock(&self.inner.ring);
         if ring.is_gone(self.next) {
@@ -223,7 +231,7 @@ impl Cursor {
             });
         }
         let lag = (ring.last_rev + 1).saturating_sub(self.next);
-        if let Some(max_lag) = self.max_lag {
+        if let Some(max_lag) = self.max_lag.filter(|_| self.live) {
             if lag > max_lag {
                 return Err(FeedError::Lagged {
                     resume_from: self.next,
@@ -239,6 +247,7 @@ impl Cursor {
             self.next = event.rev + 1;
             out.push(Arc::clone(event));
         }
+        self.live |= self.next > ring.last_rev;
         Ok(())
     }
 
@@ -354,9 +363,17 @@ mod tests {
             }) => {}
             other => panic!("unexpected {other:?}"),
         }
-        // Its resume point is still in the ring.
-        let mut resumed = hub.subscribe(Some(2), None).expect("resume");
-        assert_eq!(revs(&mut resumed, 10).expect("read"), vec![2, 3, 4, 5, 6]);
+        // Its resume point is still in the ring, and a reader catching up
+        // from there is not cut for being behind, however far.
+        let mut resumed = hub.subscribe(Some(2), Some(1)).expect("resume");
+        assert_eq!(revs(&mut resumed, 2).expect("read"), vec![2, 3]);
+        assert_eq!(revs(&mut resumed, 10).expect("read"), vec![4, 5, 6]);
+        // Caught up, it is live: now the limit applies.
+        hub.publish(&changes(7..=9));
+        assert!(matches!(
+            revs(&mut resumed, 10),
+            Err(FeedError::Lagged { resume_from: 7, .. })
+        ));
     }
 
     #[test]

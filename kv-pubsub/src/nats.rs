@@ -7,7 +7,7 @@
 #![allow(deprecated)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -28,6 +28,8 @@ const PUBLISH_BATCH: usize = 1024;
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause between attempts while NATS is unreachable.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// How long shutdown waits for the publisher to deliver what is left.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where and how to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,12 +92,16 @@ fn ensure_stream(conn: &nats::Connection, config: &NatsConfig, name: &str) -> st
 pub struct NatsFeed {
     hub: Hub,
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Mutex<Option<(JoinHandle<()>, mpsc::Receiver<()>)>>,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
     connected: AtomicBool,
+    /// Counts disconnections and reconnections. The client completes flushes
+    /// pending across a reconnect as if they had succeeded, so a flush is a
+    /// confirmation only if this did not change while it ran.
+    connection_changes: AtomicU64,
     skipped: AtomicU64,
     stop: AtomicBool,
 }
@@ -107,9 +113,13 @@ impl NatsFeed {
         let shared = Arc::new(Shared::default());
         let cursor = hub.subscribe(None, None)?;
         let worker = Arc::clone(&shared);
+        let (done, finished) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("kv-nats".into())
-            .spawn(move || publish_loop(config, cursor, worker))
+            .spawn(move || {
+                publish_loop(config, cursor, worker);
+                let _ = done.send(());
+            })
             .map_err(|source| FeedError::Nats {
                 url: "(publisher thread)".into(),
                 source,
@@ -117,7 +127,7 @@ impl NatsFeed {
         Ok(Self {
             hub,
             shared,
-            thread: Mutex::new(Some(thread)),
+            thread: Mutex::new(Some((thread, finished))),
         })
     }
 }
@@ -142,8 +152,19 @@ impl Feed for NatsFeed {
     fn close(&self) {
         self.shared.stop.store(true, Ordering::Release);
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(thread) = thread {
-            let _ = thread.join();
+        let Some((thread, finished)) = thread else {
+            return;
+        };
+        // The client can block without limit while NATS is down; shutdown
+        // must not.
+        match finished.recv_timeout(CLOSE_TIMEOUT) {
+            Ok(()) => {
+                let _ = thread.join();
+            }
+            Err(_) => warn!(
+                "NATS publisher still busy after {CLOSE_TIMEOUT:?}; stopping without it \
+                 (unconfirmed events are in the log and were not acknowledged to NATS consumers)"
+            ),
         }
     }
 }
@@ -162,10 +183,16 @@ fn connect(config: &NatsConfig, shared: &Arc<Shared>) -> std::io::Result<nats::C
         .retry_on_failed_connect()
         .disconnect_callback(move || {
             on_disconnect.connected.store(false, Ordering::Relaxed);
+            on_disconnect
+                .connection_changes
+                .fetch_add(1, Ordering::AcqRel);
             warn!("NATS at {url}: disconnected; writes go on, events are resent on reconnect");
         })
         .reconnect_callback(move || {
             on_reconnect.connected.store(true, Ordering::Relaxed);
+            on_reconnect
+                .connection_changes
+                .fetch_add(1, Ordering::AcqRel);
             info!("NATS at {url2}: reconnected");
         })
         .connect(config.url.as_str())
@@ -233,10 +260,22 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
                 }
             }
         }
+        let epoch = shared.connection_changes.load(Ordering::Acquire);
         let sent = events
             .iter()
             .try_for_each(|event| send(&conn, &config, event));
-        match sent.and_then(|()| conn.flush_timeout(FLUSH_TIMEOUT)) {
+        let confirmed_by_flush = sent
+            .and_then(|()| conn.flush_timeout(FLUSH_TIMEOUT))
+            .and_then(|()| {
+                if shared.connection_changes.load(Ordering::Acquire) == epoch {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other(
+                        "the connection dropped while the batch was in flight",
+                    ))
+                }
+            });
+        match confirmed_by_flush {
             Ok(()) => {
                 confirmed = cursor.next_rev();
                 shared.connected.store(true, Ordering::Relaxed);

@@ -7,8 +7,11 @@ mod concurrency;
 mod crash;
 mod disk_full;
 mod durability;
+mod feed_support;
 mod lifecycle;
+mod nats_feed;
 mod seed_routes;
+mod watch;
 
 use kv_testkit::TestServer;
 
