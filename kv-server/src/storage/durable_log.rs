@@ -86,13 +86,15 @@ impl DurableLog {
             recovered.replayed,
             settings.policy
         );
+        let mut segment = recovered.segment;
+        segment.limit_prezero(settings.segment_bytes);
         let syncer = (settings.policy == FsyncPolicy::EverySec)
-            .then(|| EverySecSyncer::start(recovered.segment.file(), Arc::clone(&status)));
+            .then(|| EverySecSyncer::start(segment.file(), Arc::clone(&status)));
         Ok(Self {
             dir,
             store,
             settings,
-            segment: recovered.segment,
+            segment,
             buf: Vec::new(),
             log_bytes: Arc::new(AtomicU64::new(recovered.log_bytes)),
             status,
@@ -137,8 +139,9 @@ impl DurableLog {
         if self.segment.is_empty() {
             return Ok(());
         }
-        self.segment.sync()?;
+        self.segment.finish()?;
         self.segment = SegmentWriter::create(&self.dir, first_rev)?;
+        self.segment.limit_prezero(self.settings.segment_bytes);
         self.log_bytes
             .fetch_add(self.segment.len(), Ordering::Relaxed);
         if let Some(syncer) = &self.syncer {
@@ -187,7 +190,7 @@ impl CommitLog for DurableLog {
             syncer.stop();
         }
         self.compactor.wait();
-        self.segment.sync()
+        self.segment.finish()
     }
 }
 

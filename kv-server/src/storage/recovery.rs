@@ -90,6 +90,11 @@ pub fn recover(dir: &DataDir, writer: &mut StoreWriter, repair: bool) -> Result<
         });
         let valid_len = match end {
             ScanEnd::Clean => bytes.len() as u64,
+            ScanEnd::ZeroTail { valid_len } => {
+                // The zero-filled space ahead of the last write: no data.
+                truncate(&path, valid_len)?;
+                valid_len
+            }
             ScanEnd::Torn { valid_len } if is_last => {
                 warn!(
                     "{}: cut {} bytes of a torn write at the end (a crash during an append); \

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use kv_testkit::TestServer;
 use serde_json::{json, Value};
 
+/// Kill cycles in the suite; `KV_CRASH_CYCLES=N` runs a longer soak.
 const CYCLES: u64 = 20;
 const WRITERS: usize = 32;
 /// Acknowledged writes before the kill: drawn per cycle in this range.
@@ -240,7 +241,11 @@ fn every_acknowledged_write_survives_repeated_kills() {
     let mut in_flight: Vec<InFlight> = Vec::new();
     let mut max_rev = 0u64;
     let mut unacked_but_committed = 0;
-    for cycle in 0..CYCLES {
+    let cycles = std::env::var("KV_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CYCLES);
+    for cycle in 0..cycles {
         let mut server = start_in(dir.path());
         unacked_but_committed += check_after_restart(&server, &acked, &in_flight, cycle);
 
@@ -281,12 +286,12 @@ fn every_acknowledged_write_survives_repeated_kills() {
         max_rev = revs.iter().max().copied().unwrap_or(max_rev);
     }
     let server = start_in(dir.path());
-    unacked_but_committed += check_after_restart(&server, &acked, &in_flight, CYCLES);
+    unacked_but_committed += check_after_restart(&server, &acked, &in_flight, cycles);
     eprintln!(
-        "crash test: {} acknowledged writes over {CYCLES} kill cycles, all present after restart; \
+        "crash test: {} acknowledged writes over {cycles} kill cycles, all present after restart; \
          {unacked_but_committed} of {} writes in flight at a kill were committed ({:.1?})",
         acked.len(),
-        CYCLES as usize * WRITERS,
+        cycles as usize * WRITERS,
         began.elapsed()
     );
 }
