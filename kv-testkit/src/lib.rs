@@ -8,11 +8,14 @@
 //! - [`server`]: [`TestServer`], a running server process.
 //! - [`http`]: [`http::request`], raw HTTP calls for tests.
 //! - [`nats`]: [`NatsServer`], a real `nats-server` on a free port.
+//! - [`rng`]: [`Lcg`], deterministic pseudo-randomness for workloads.
 #![deny(missing_docs)]
 
 pub mod http;
 pub mod nats;
+pub mod rng;
 pub mod server;
 
 pub use nats::NatsServer;
+pub use rng::Lcg;
 pub use server::{cargo_bin, TestServer};

@@ -4,6 +4,7 @@
 //! written, and a server restarted after a kill, then after a graceful stop,
 //! must hold exactly the last acknowledged state of every key.
 
+use kv_testkit::Lcg;
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,19 +31,6 @@ struct Acked {
     key: String,
     rev: u64,
     val: Option<String>,
-}
-
-/// A small deterministic generator, so a failure can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
 }
 
 fn agent() -> ureq::Agent {
@@ -77,8 +65,8 @@ fn writer(base: String, thread: usize) -> (Vec<Acked>, u64) {
     let mut acked = Vec::new();
     let mut written = 0u64;
     for i in 0..OPS_PER_THREAD {
-        let key = format!("key-{}", rng.next() % KEYS);
-        if rng.next().is_multiple_of(4) {
+        let key = format!("key-{}", rng.draw() % KEYS);
+        if rng.draw().is_multiple_of(4) {
             let body: Value = agent
                 .delete(&format!("{base}/rm"))
                 .force_send_body()
@@ -97,7 +85,7 @@ fn writer(base: String, thread: usize) -> (Vec<Acked>, u64) {
                 });
             }
         } else {
-            let len = 100 + (rng.next() % 200) as usize;
+            let len = 100 + (rng.draw() % 200) as usize;
             let mut val = format!("t{thread}-{i}-");
             val.extend(std::iter::repeat_n('x', len - val.len()));
             let body: Value = agent

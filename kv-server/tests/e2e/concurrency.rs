@@ -2,6 +2,7 @@
 //! revision is handed out exactly once, and each key ends with the value of
 //! its last acknowledged write.
 
+use kv_testkit::Lcg;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -21,19 +22,6 @@ struct Acked {
     val: Option<String>,
 }
 
-/// A small deterministic generator, so a failure can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
 fn client_thread(base: String, thread: usize) -> Vec<Acked> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
@@ -42,8 +30,8 @@ fn client_thread(base: String, thread: usize) -> Vec<Acked> {
     let mut rng = Lcg(thread as u64 + 1);
     let mut acked = Vec::new();
     for i in 0..OPS_PER_THREAD {
-        let key = format!("key-{}", rng.next() % KEYS);
-        match rng.next() % 4 {
+        let key = format!("key-{}", rng.draw() % KEYS);
+        match rng.draw() % 4 {
             0 | 1 => {
                 let val = format!("t{thread}-{i}");
                 let body: Value = agent

@@ -5,6 +5,7 @@
 //! with its value and revision. Over many cycles, so the keys of every earlier
 //! cycle are checked again after each crash.
 
+use kv_testkit::Lcg;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,19 +51,6 @@ struct InFlight {
 struct WriterLog {
     acked: Vec<Acked>,
     in_flight: Option<InFlight>,
-}
-
-/// A small deterministic generator, so a failure can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
 }
 
 fn agent() -> ureq::Agent {
@@ -249,7 +237,7 @@ fn every_acknowledged_write_survives_repeated_kills() {
         let mut server = start_in(dir.path());
         unacked_but_committed += check_after_restart(&server, &acked, &in_flight, cycle);
 
-        let target = (MIN_ACKS + Lcg(cycle + 1).next() % (MAX_ACKS - MIN_ACKS + 1)) as usize;
+        let target = (MIN_ACKS + Lcg(cycle + 1).draw() % (MAX_ACKS - MIN_ACKS + 1)) as usize;
         let acks = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..WRITERS)
             .map(|t| {

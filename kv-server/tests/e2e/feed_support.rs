@@ -1,6 +1,7 @@
 //! Shared by the change-feed tests: the change record, the checks, a
 //! deterministic generator.
 
+pub use kv_testkit::Lcg;
 use std::collections::BTreeSet;
 
 use kv_client::KvClient;
@@ -46,19 +47,6 @@ impl From<WatchEvent> for Change {
             key: e.key,
             val: e.val,
         }
-    }
-}
-
-/// A small deterministic generator, so a failure can be replayed.
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
     }
 }
 

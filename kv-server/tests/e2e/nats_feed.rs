@@ -101,8 +101,8 @@ fn a_nats_subscriber_receives_every_change_in_order() {
 
     let mut rng = Lcg(42);
     for i in 0..500 {
-        let key = format!("k{}", rng.next() % 30);
-        if rng.next().is_multiple_of(3) {
+        let key = format!("k{}", rng.draw() % 30);
+        if rng.draw().is_multiple_of(3) {
             let answer = client.rm(&key).expect("rm");
             if answer.removed {
                 acked.push(Change::rm(answer.rev, &key));

@@ -130,12 +130,12 @@ fn mixed_writer(client: KvClient, thread: usize) -> Vec<Change> {
     let mut rng = Lcg(thread as u64 * 7919 + 17);
     let mut acked = Vec::new();
     for i in 0..MIXED_WRITES_PER_WRITER {
-        let key = match rng.next() % 10 {
+        let key = match rng.draw() % 10 {
             0..=2 => "hot".to_owned(),
-            3..=6 => format!("p/{}", rng.next() % 40),
-            _ => format!("q/{}", rng.next() % 40),
+            3..=6 => format!("p/{}", rng.draw() % 40),
+            _ => format!("q/{}", rng.draw() % 40),
         };
-        if rng.next().is_multiple_of(4) {
+        if rng.draw().is_multiple_of(4) {
             let answer = client.rm(&key).unwrap_or_else(|e| panic!("rm {key}: {e}"));
             if answer.removed {
                 acked.push(Change::rm(answer.rev, &key));
