@@ -6,6 +6,7 @@
 //! Mounting needs root (or CAP_SYS_ADMIN). Without it the test is skipped
 //! with a loud message, except under `CI=true`, where it fails.
 
+use crate::check_present;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -77,21 +78,6 @@ fn big_value(i: usize) -> String {
         VALUE_BYTES - val.len(),
     ));
     val
-}
-
-fn value(server: &TestServer, key: &str) -> Option<String> {
-    let reply = get(&server.url(&format!("/get?key={key}")));
-    assert_eq!(reply.status, 200, "get {key}: {}", reply.body);
-    reply.json()["inserted_val"].as_str().map(str::to_owned)
-}
-
-fn check_present(server: &TestServer, pairs: &[(String, String)], when: &str) {
-    for (key, val) in pairs {
-        assert!(
-            value(server, key).as_deref() == Some(val.as_str()),
-            "{when}: {key} lost or changed"
-        );
-    }
 }
 
 fn assert_storage_failed(reply: &kv_testkit::http::Reply, what: &str) {

@@ -4,6 +4,7 @@
 //! damage in the middle of the log stops startup until `--repair`, which
 //! keeps the valid prefix and sets the rest aside; a torn tail is trimmed.
 
+use crate::{check_present, value};
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -38,23 +39,6 @@ fn write_keys(server: &TestServer, prefix: &str, count: usize) -> Vec<(String, S
             (key, val)
         })
         .collect()
-}
-
-/// The value of `key`, or `None` when it is missing.
-fn value(server: &TestServer, key: &str) -> Option<String> {
-    let reply = get(&server.url(&format!("/get?key={key}")));
-    assert_eq!(reply.status, 200, "get {key}: {}", reply.body);
-    reply.json()["inserted_val"].as_str().map(str::to_owned)
-}
-
-fn check_present(server: &TestServer, pairs: &[(String, String)], when: &str) {
-    for (key, val) in pairs {
-        assert_eq!(
-            value(server, key).as_deref(),
-            Some(val.as_str()),
-            "{when}: {key} lost or changed"
-        );
-    }
 }
 
 fn stop_gracefully(server: &mut TestServer) {

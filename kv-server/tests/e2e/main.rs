@@ -24,3 +24,21 @@ pub fn start(args: &[&str]) -> TestServer {
 pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> TestServer {
     TestServer::start_with_env(env!("CARGO_BIN_EXE_server"), args, env)
 }
+
+/// The value of `key` through `GET /get`, or `None` when it is missing.
+pub fn value(server: &TestServer, key: &str) -> Option<String> {
+    let reply = kv_testkit::http::get(&server.url(&format!("/get?key={key}")));
+    assert_eq!(reply.status, 200, "get {key}: {}", reply.body);
+    reply.json()["inserted_val"].as_str().map(str::to_owned)
+}
+
+/// Asserts every `(key, value)` pair is present; `when` names the moment.
+pub fn check_present(server: &TestServer, pairs: &[(String, String)], when: &str) {
+    for (key, val) in pairs {
+        assert_eq!(
+            value(server, key).as_deref(),
+            Some(val.as_str()),
+            "{when}: {key} lost or changed"
+        );
+    }
+}
