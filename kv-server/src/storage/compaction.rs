@@ -27,7 +27,6 @@ pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 pub struct Compactor {
     thread: Option<JoinHandle<bool>>,
     retry_at: Option<Instant>,
-    completed: Arc<AtomicU64>,
     running: Arc<AtomicBool>,
 }
 
@@ -58,14 +57,10 @@ impl Compactor {
     ) {
         self.running.store(true, Ordering::Release);
         let running = Arc::clone(&self.running);
-        let completed = Arc::clone(&self.completed);
         let spawned = std::thread::Builder::new()
             .name("kv-compaction".into())
             .spawn(move || {
                 let ok = compact(&dir, &store, start_rev, &log_bytes);
-                if ok {
-                    completed.fetch_add(1, Ordering::Relaxed);
-                }
                 running.store(false, Ordering::Release);
                 ok
             });
@@ -77,11 +72,6 @@ impl Compactor {
                 self.retry_at = Some(Instant::now() + RETRY_AFTER_FAILURE);
             }
         }
-    }
-
-    /// Number of compactions completed.
-    pub fn completed(&self) -> u64 {
-        self.completed.load(Ordering::Relaxed)
     }
 
     /// Waits for a running compaction to finish.

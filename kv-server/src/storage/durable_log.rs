@@ -108,11 +108,6 @@ impl DurableLog {
         self.log_bytes.load(Ordering::Relaxed)
     }
 
-    /// Compactions completed since startup.
-    pub fn compactions(&self) -> u64 {
-        self.compactor.completed()
-    }
-
     /// Rotates or compacts when due. Called before a batch is appended, when
     /// every earlier batch has been applied, so the store's revision is the
     /// last revision in the log.
