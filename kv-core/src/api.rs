@@ -141,6 +141,13 @@ pub struct ErrorDetail {
     /// For 410 Gone on a watch: the oldest revision still available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oldest_rev: Option<u64>,
+    /// For 412 Precondition Failed: the key's current `mod_rev` (absent when
+    /// the key does not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mod_rev: Option<u64>,
+    /// For 412 Precondition Failed: the store's revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rev: Option<u64>,
 }
 
 #[cfg(test)]

@@ -11,12 +11,14 @@
 //! - Frame: `u32` payload length, `u32` CRC32C of the payload, the payload.
 //! - Log record (one frame per revision): `u64 rev`, `u32` op count, then
 //!   per op a `u8` kind (1 put, 2 remove), `u32` key length, the key; a put
-//!   adds `u64 create_rev`, `u64 version`, `u32` value length, the value.
+//!   adds `u64 create_rev`, `u64 version`, `u32` value length, the value,
+//!   and the content type as `u32` length and bytes (empty: none).
 //!   `mod_rev` is the record's `rev`. Several ops share a revision when a
 //!   transaction commits them together.
 //! - Snapshot item (one frame each): a `u8` kind, then for a begin (1)
 //!   `u64 start_rev`; for an entry (2) the key as above, `u64 create_rev`,
-//!   `u64 mod_rev`, `u64 version`, the value as above; for the end (3)
+//!   `u64 mod_rev`, `u64 version`, the value and content type as above; for
+//!   the end (3)
 //!   `u64` entry count and `u64 end_rev`.
 
 use std::sync::Arc;
@@ -142,6 +144,8 @@ pub enum LogOp {
         create_rev: u64,
         /// The key's version after this write.
         version: u64,
+        /// The value's media type, if any.
+        content_type: Option<Arc<str>>,
     },
     /// The key was removed.
     Remove {
@@ -174,6 +178,7 @@ pub fn encode_changes(changes: &[Change], out: &mut Vec<u8>) {
                         put_u64(buf, entry.create_rev);
                         put_u64(buf, entry.version);
                         put_bytes(buf, &entry.value);
+                        put_content_type(buf, entry.content_type.as_deref());
                     }
                     ChangeKind::Remove => {
                         buf.push(OP_REMOVE);
@@ -202,6 +207,7 @@ pub fn decode_log_record(payload: &[u8]) -> Result<LogRecord> {
                 create_rev: r.u64()?,
                 version: r.u64()?,
                 value: r.bytes()?.into(),
+                content_type: r.content_type()?,
             },
             OP_REMOVE => LogOp::Remove { key: r.string()? },
             _ => return Err(CoreError::Malformed("unknown op kind")),
@@ -261,6 +267,7 @@ pub fn encode_snapshot_entry(key: &str, entry: &Entry, out: &mut Vec<u8>) {
         put_u64(buf, entry.mod_rev);
         put_u64(buf, entry.version);
         put_bytes(buf, &entry.value);
+        put_content_type(buf, entry.content_type.as_deref());
     });
 }
 
@@ -291,6 +298,7 @@ pub fn decode_snapshot_item(payload: &[u8]) -> Result<SnapshotItem> {
                 mod_rev: r.u64()?,
                 version: r.u64()?,
                 value: r.bytes()?.into(),
+                content_type: r.content_type()?,
             },
         },
         ITEM_END => SnapshotItem::End {
@@ -314,6 +322,10 @@ fn put_u64(buf: &mut Vec<u8>, v: u64) {
 fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
     put_u32(buf, bytes.len() as u32);
     buf.extend_from_slice(bytes);
+}
+
+fn put_content_type(buf: &mut Vec<u8>, content_type: Option<&str>) {
+    put_bytes(buf, content_type.unwrap_or_default().as_bytes());
 }
 
 /// A cursor over a payload that fails instead of panicking.
@@ -361,6 +373,16 @@ impl<'a> Reader<'a> {
             .map_err(|_| CoreError::Malformed("key is not UTF-8"))
     }
 
+    fn content_type(&mut self) -> Result<Option<Arc<str>>> {
+        let bytes = self.bytes()?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        std::str::from_utf8(bytes)
+            .map(|s| Some(Arc::from(s)))
+            .map_err(|_| CoreError::Malformed("content type is not UTF-8"))
+    }
+
     fn finish(&self) -> Result<()> {
         if self.buf.is_empty() {
             Ok(())
@@ -380,6 +402,7 @@ mod tests {
             create_rev,
             mod_rev,
             version,
+            content_type: None,
         }
     }
 
@@ -401,7 +424,10 @@ mod tests {
             Change {
                 rev: 7,
                 key: Arc::from("ключ/with space"),
-                kind: ChangeKind::Put(entry(&[0, 255, 10, 13], 3, 7, 2)),
+                kind: ChangeKind::Put(Entry {
+                    content_type: Some(Arc::from("image/png")),
+                    ..entry(&[0, 255, 10, 13], 3, 7, 2)
+                }),
                 prev: None,
             },
             Change {
@@ -426,6 +452,7 @@ mod tests {
                     value: Arc::from(&[0, 255, 10, 13][..]),
                     create_rev: 3,
                     version: 2,
+                    content_type: Some(Arc::from("image/png")),
                 }],
             }
         );

@@ -4,6 +4,32 @@ use std::sync::Arc;
 
 use crate::entry::Entry;
 
+/// What must be true of a key for a command to apply (compare-and-set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Condition {
+    /// No condition.
+    #[default]
+    Always,
+    /// The key must not exist (`If-None-Match: *`).
+    Absent,
+    /// The key must exist (`If-Match: *`).
+    Exists,
+    /// The key's `mod_rev` must be this (`If-Match: "<rev>"`).
+    ModRev(u64),
+}
+
+impl Condition {
+    /// Whether the condition holds for the key's current entry.
+    pub fn holds(self, current: Option<&Entry>) -> bool {
+        match self {
+            Condition::Always => true,
+            Condition::Absent => current.is_none(),
+            Condition::Exists => current.is_some(),
+            Condition::ModRev(rev) => current.is_some_and(|e| e.mod_rev == rev),
+        }
+    }
+}
+
 /// A mutation, as queued for the single writer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -13,19 +39,50 @@ pub enum Command {
         key: String,
         /// The new value.
         value: Vec<u8>,
+        /// The value's media type, kept with it (raw API).
+        content_type: Option<Arc<str>>,
+        /// Applies only if this holds.
+        condition: Condition,
     },
     /// Remove `key` if it exists.
     Rm {
         /// The key.
         key: String,
+        /// Applies only if this holds.
+        condition: Condition,
     },
 }
 
 impl Command {
+    /// An unconditional set with no content type.
+    pub fn set(key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        Command::Set {
+            key: key.into(),
+            value: value.into(),
+            content_type: None,
+            condition: Condition::Always,
+        }
+    }
+
+    /// An unconditional remove.
+    pub fn rm(key: impl Into<String>) -> Self {
+        Command::Rm {
+            key: key.into(),
+            condition: Condition::Always,
+        }
+    }
+
     /// The key this command touches.
     pub fn key(&self) -> &str {
         match self {
-            Command::Set { key, .. } | Command::Rm { key } => key,
+            Command::Set { key, .. } | Command::Rm { key, .. } => key,
+        }
+    }
+
+    /// The command's condition.
+    pub fn condition(&self) -> Condition {
+        match self {
+            Command::Set { condition, .. } | Command::Rm { condition, .. } => *condition,
         }
     }
 }

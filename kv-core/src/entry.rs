@@ -15,6 +15,8 @@ pub struct Entry {
     pub mod_rev: u64,
     /// Number of writes since creation: 1 after the first set.
     pub version: u64,
+    /// The media type the value was stored with, if any.
+    pub content_type: Option<Arc<str>>,
 }
 
 impl Entry {

@@ -25,6 +25,14 @@ pub enum CoreError {
         /// The configured maximum.
         max: usize,
     },
+    /// A command's condition did not hold.
+    #[error("condition failed: the key's revision is {}, the store's is {rev}", mod_rev.map_or("none (no such key)".to_owned(), |r| r.to_string()))]
+    ConditionFailed {
+        /// The key's current `mod_rev`, or `None` if it does not exist.
+        mod_rev: Option<u64>,
+        /// The store revision the condition was evaluated at.
+        rev: u64,
+    },
     /// The shard count is not a power of two, or is zero.
     #[error("shard count must be a power of two between 1 and 65536, got {0}")]
     InvalidShardCount(usize),

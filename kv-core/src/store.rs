@@ -258,14 +258,25 @@ impl StoreWriter {
             Some(state) => state.clone(),
             None => self.shared.get(&key),
         };
+        if !command.condition().holds(current.as_ref()) {
+            return Err(CoreError::ConditionFailed {
+                mod_rev: current.map(|e| e.mod_rev),
+                rev: *rev,
+            });
+        }
         match command {
-            Command::Set { value, .. } => {
+            Command::Set {
+                value,
+                content_type,
+                ..
+            } => {
                 *rev += 1;
                 let entry = Entry {
                     value: value.into(),
                     create_rev: current.as_ref().map_or(*rev, |e| e.create_rev),
                     mod_rev: *rev,
                     version: current.as_ref().map_or(1, |e| e.version + 1),
+                    content_type,
                 };
                 overlay.insert(Arc::clone(&key), Some(entry.clone()));
                 changes.push(Change {
@@ -342,12 +353,14 @@ impl StoreWriter {
                     value,
                     create_rev,
                     version,
+                    content_type,
                 } => {
                     let entry = Entry {
                         value,
                         create_rev,
                         mod_rev: record.rev,
                         version,
+                        content_type,
                     };
                     self.load(&key, entry);
                 }
@@ -375,16 +388,14 @@ impl StoreWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::Condition;
 
     fn set(key: &str, value: &str) -> Command {
-        Command::Set {
-            key: key.into(),
-            value: value.as_bytes().to_vec(),
-        }
+        Command::set(key, value.as_bytes())
     }
 
     fn rm(key: &str) -> Command {
-        Command::Rm { key: key.into() }
+        Command::rm(key)
     }
 
     fn new_store() -> (Store, StoreWriter) {
@@ -492,6 +503,7 @@ mod tests {
                 value: value.as_bytes().into(),
                 create_rev: 1,
                 version: rev,
+                content_type: None,
             }],
         };
         let remove = |rev| LogRecord {
@@ -506,6 +518,7 @@ mod tests {
                 create_rev: 1,
                 mod_rev: 3,
                 version: 3,
+                content_type: None,
             },
         );
         for record in [put(2, "two"), put(3, "three"), remove(1)] {
@@ -540,6 +553,68 @@ mod tests {
             .expect("copy");
         assert_eq!(copied.len(), 1);
         assert_eq!(&*copied[0].0, "ab");
+    }
+
+    #[test]
+    fn conditions_guard_sets_and_removes() {
+        let (store, mut writer) = new_store();
+        let with = |command: Command, condition| match command {
+            Command::Set {
+                key,
+                value,
+                content_type,
+                ..
+            } => Command::Set {
+                key,
+                value,
+                content_type,
+                condition,
+            },
+            Command::Rm { key, .. } => Command::Rm { key, condition },
+        };
+        let out = commit(
+            &mut writer,
+            vec![
+                with(set("k", "1"), Condition::Absent),
+                with(set("k", "2"), Condition::Absent),
+                with(set("k", "3"), Condition::ModRev(1)),
+                with(set("k", "4"), Condition::ModRev(1)),
+                with(rm("k"), Condition::ModRev(2)),
+                with(rm("gone"), Condition::Exists),
+            ],
+        );
+        assert!(matches!(out[0], Ok(Outcome::Set { rev: 1, .. })));
+        assert_eq!(
+            out[1],
+            Err(CoreError::ConditionFailed {
+                mod_rev: Some(1),
+                rev: 1
+            })
+        );
+        assert!(matches!(out[2], Ok(Outcome::Set { rev: 2, .. })));
+        assert_eq!(
+            out[3],
+            Err(CoreError::ConditionFailed {
+                mod_rev: Some(2),
+                rev: 2
+            })
+        );
+        assert!(matches!(
+            out[4],
+            Ok(Outcome::Rm {
+                rev: 3,
+                removed: Some(_)
+            })
+        ));
+        assert_eq!(
+            out[5],
+            Err(CoreError::ConditionFailed {
+                mod_rev: None,
+                rev: 3
+            })
+        );
+        assert_eq!(store.get("k"), Ok(None));
+        assert_eq!(store.revision(), 3);
     }
 
     #[test]

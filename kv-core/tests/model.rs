@@ -12,8 +12,8 @@ fn command() -> impl Strategy<Value = Command> {
     let key = "[a-e]{1,2}";
     prop_oneof![
         (key, proptest::collection::vec(any::<u8>(), 0..8))
-            .prop_map(|(key, value)| Command::Set { key, value }),
-        key.prop_map(|key| Command::Rm { key }),
+            .prop_map(|(key, value)| Command::set(key, value)),
+        key.prop_map(Command::rm),
     ]
 }
 
@@ -30,13 +30,13 @@ proptest! {
             let batch = writer.prepare(commands.clone());
             for (command, outcome) in commands.into_iter().zip(&batch.outcomes) {
                 match (command, outcome.as_ref().expect("valid command")) {
-                    (Command::Set { key, value }, Outcome::Set { rev, prev }) => {
+                    (Command::Set { key, value, .. }, Outcome::Set { rev, prev }) => {
                         prop_assert!(*rev > last_rev, "revision went from {} to {}", last_rev, rev);
                         last_rev = *rev;
                         let old = model.insert(key, value);
                         prop_assert_eq!(prev.as_ref().map(|e| e.value.to_vec()), old);
                     }
-                    (Command::Rm { key }, Outcome::Rm { rev, removed }) => {
+                    (Command::Rm { key, .. }, Outcome::Rm { rev, removed }) => {
                         let old = model.remove(&key);
                         if old.is_some() {
                             prop_assert!(*rev > last_rev);

@@ -139,12 +139,14 @@ mod tests {
                 create_rev: 1,
                 mod_rev: 3,
                 version: 2,
+                content_type: None,
             }),
             prev: Some(Entry {
                 value: Arc::from(&b"old"[..]),
                 create_rev: 1,
                 mod_rev: 1,
                 version: 1,
+                content_type: None,
             }),
         };
         let event = Event::from_change(&change);

@@ -44,6 +44,17 @@ pub enum ServerError {
         /// The oldest revision still available.
         oldest_rev: u64,
     },
+    /// A conditional request's condition did not hold (412).
+    #[error(
+        "precondition failed: the key's revision is {}, the store's is {rev}",
+        mod_rev.map_or("none (no such key)".to_owned(), |r| r.to_string())
+    )]
+    ConditionFailed {
+        /// The key's current `mod_rev`, if it exists.
+        mod_rev: Option<u64>,
+        /// The store revision.
+        rev: u64,
+    },
     /// The server cannot take writes now, for example while shutting down (503).
     #[error("{0}")]
     Unavailable(String),
@@ -66,6 +77,7 @@ impl ServerError {
             ServerError::NotFound(_) => "not_found",
             ServerError::MethodNotAllowed { .. } => "method_not_allowed",
             ServerError::Gone { .. } => "revision_gone",
+            ServerError::ConditionFailed { .. } => "condition_failed",
             ServerError::Unavailable(_) => "unavailable",
             ServerError::StorageFailed(_) => "storage_failed",
             ServerError::Internal(_) => "internal",
@@ -78,6 +90,9 @@ impl From<CoreError> for ServerError {
         match e {
             CoreError::EmptyKey | CoreError::KeyTooLong { .. } => ServerError::InvalidKey(e),
             CoreError::ValueTooLarge { .. } => ServerError::PayloadTooLarge(e.to_string()),
+            CoreError::ConditionFailed { mod_rev, rev } => {
+                ServerError::ConditionFailed { mod_rev, rev }
+            }
             other => ServerError::Internal(other.to_string()),
         }
     }
@@ -92,6 +107,7 @@ impl ResponseError for ServerError {
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServerError::Gone { .. } => StatusCode::GONE,
+            ServerError::ConditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ServerError::Unavailable(_) | ServerError::StorageFailed(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -110,6 +126,14 @@ impl ResponseError for ServerError {
                 message: self.to_string(),
                 oldest_rev: match self {
                     ServerError::Gone { oldest_rev, .. } => Some(*oldest_rev),
+                    _ => None,
+                },
+                mod_rev: match self {
+                    ServerError::ConditionFailed { mod_rev, .. } => *mod_rev,
+                    _ => None,
+                },
+                rev: match self {
+                    ServerError::ConditionFailed { rev, .. } => Some(*rev),
                     _ => None,
                 },
             },

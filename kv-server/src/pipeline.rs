@@ -251,16 +251,12 @@ mod tests {
     fn commits_and_stops_cleanly() {
         let (store, writer) = Store::new(2, Limits::default()).expect("valid");
         let pipeline = start(writer, Box::new(MemoryOnly));
-        let outcome = block_on(pipeline.submit(Command::Set {
-            key: "k".into(),
-            value: b"v".to_vec(),
-        }))
-        .expect("committed");
+        let outcome = block_on(pipeline.submit(Command::set("k", "v"))).expect("committed");
         assert_eq!(outcome, Outcome::Set { rev: 1, prev: None });
         assert_eq!(store.revision(), 1);
         block_on(pipeline.shutdown());
         block_on(pipeline.shutdown());
-        let after = block_on(pipeline.submit(Command::Rm { key: "k".into() }));
+        let after = block_on(pipeline.submit(Command::rm("k")));
         assert!(
             matches!(after, Err(ServerError::Unavailable(_))),
             "{after:?}"
@@ -271,10 +267,7 @@ mod tests {
     fn a_failed_log_write_applies_nothing() {
         let (store, writer) = Store::new(2, Limits::default()).expect("valid");
         let pipeline = start(writer, Box::new(FailingLog));
-        let result = block_on(pipeline.submit(Command::Set {
-            key: "k".into(),
-            value: b"v".to_vec(),
-        }));
+        let result = block_on(pipeline.submit(Command::set("k", "v")));
         assert!(
             matches!(result, Err(ServerError::StorageFailed(_))),
             "{result:?}"

@@ -121,10 +121,7 @@ impl AppState {
     ///
     /// Invalid key or value, or the write could not be committed.
     pub async fn set(&self, request: SetRequest) -> Result<SetResponse, ServerError> {
-        let command = Command::Set {
-            key: request.key,
-            value: request.val.into_bytes(),
-        };
+        let command = Command::set(request.key, request.val);
         match self.pipeline.submit(command).await? {
             Outcome::Set { rev, prev } => Ok(SetResponse {
                 inserted: true,
@@ -155,11 +152,7 @@ impl AppState {
     ///
     /// Invalid key, or the removal could not be committed.
     pub async fn rm(&self, request: RmRequest) -> Result<RmResponse, ServerError> {
-        match self
-            .pipeline
-            .submit(Command::Rm { key: request.key })
-            .await?
-        {
+        match self.pipeline.submit(Command::rm(request.key)).await? {
             Outcome::Rm { rev, removed } => Ok(RmResponse {
                 found: removed.is_some(),
                 removed: removed.is_some(),

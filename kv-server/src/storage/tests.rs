@@ -79,8 +79,8 @@ fn command() -> impl Strategy<Value = Command> {
     let key = "[a-d]{1,2}";
     prop_oneof![
         3 => (key, proptest::collection::vec(any::<u8>(), 0..40))
-            .prop_map(|(key, value)| Command::Set { key, value }),
-        1 => key.prop_map(|key| Command::Rm { key }),
+            .prop_map(|(key, value)| Command::set(key, value)),
+        1 => key.prop_map(Command::rm),
     ]
 }
 
@@ -92,13 +92,8 @@ fn reopening_finds_exactly_what_was_written_for_each_policy() {
         let batches = (0..50)
             .map(|i| {
                 vec![
-                    Command::Set {
-                        key: format!("k{}", i % 7),
-                        value: vec![i as u8; i],
-                    },
-                    Command::Rm {
-                        key: format!("k{}", (i + 3) % 7),
-                    },
+                    Command::set(format!("k{}", i % 7), vec![i as u8; i]),
+                    Command::rm(format!("k{}", (i + 3) % 7)),
                 ]
             })
             .collect();
@@ -155,12 +150,7 @@ fn repair_keeps_the_prefix_and_the_cut_bytes() {
     {
         let (_store, mut writer, mut log) = open(tmp.path(), FsyncPolicy::No, false).expect("open");
         let batches = (0..10)
-            .map(|i| {
-                vec![Command::Set {
-                    key: format!("k{i}"),
-                    value: b"value".to_vec(),
-                }]
-            })
+            .map(|i| vec![Command::set(format!("k{i}"), "value")])
             .collect();
         commit_all(&mut writer, &mut log, batches);
         log.close().expect("close");
