@@ -36,6 +36,37 @@ pub enum CliCommand {
     Get {
         /// The key.
         key: String,
+        /// Print the entry with its metadata (JSON), from the /v1 API.
+        #[structopt(long)]
+        meta: bool,
+        /// Print only the revision of the key's last write.
+        #[structopt(long, conflicts_with = "meta")]
+        rev: bool,
+    },
+    /// Store VALUE under KEY through the /v1 API: any bytes, read from stdin
+    /// when VALUE is `-` or missing.
+    Put {
+        /// The key.
+        key: String,
+        /// The value; `-` or nothing reads stdin.
+        value: Option<String>,
+        /// Only if the key's last write was at this revision (compare-and-set).
+        #[structopt(long)]
+        if_rev: Option<u64>,
+        /// Only if the key does not exist yet.
+        #[structopt(long, conflicts_with = "if-rev")]
+        create: bool,
+        /// The value's media type, returned by GET.
+        #[structopt(long)]
+        content_type: Option<String>,
+    },
+    /// Delete KEY through the /v1 API (exit 1 if it does not exist).
+    Del {
+        /// The key.
+        key: String,
+        /// Only if the key's last write was at this revision.
+        #[structopt(long)]
+        if_rev: Option<u64>,
     },
     /// Store VAL under KEY.
     Set {

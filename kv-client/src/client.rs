@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use kv_core::address::ServerAddr;
 use kv_core::api::{
-    ErrorBody, ErrorDetail, GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest,
-    SetResponse,
+    key_path, DeleteResponse, ErrorBody, ErrorDetail, GetResponse, HealthResponse, KvEntry,
+    PutResponse, RmRequest, RmResponse, SetRequest, SetResponse,
 };
+use kv_core::command::Condition;
 use serde::de::DeserializeOwned;
 use ureq::http::Response;
 use ureq::{Agent, Body};
@@ -142,6 +143,64 @@ impl KvClient {
         Ok((rev, bytes))
     }
 
+    /// `PUT /v1/kv/{key}`: stores `value` (any bytes) with an optional
+    /// content type, if `condition` holds.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`]; [`ClientError::ConditionFailed`] when the
+    /// condition does not hold.
+    pub fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        content_type: Option<&str>,
+        condition: Condition,
+    ) -> Result<PutResponse> {
+        let url = self.url(&key_path(key));
+        let mut request = self.agent.put(&url);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let request = match condition_header(condition) {
+            Some((name, value)) => request.header(name, value),
+            None => request,
+        };
+        decode(&url, request.send(value))
+    }
+
+    /// `GET /v1/kv/{key}` as JSON: the entry with its metadata, or `None`
+    /// when the key does not exist.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn entry(&self, key: &str) -> Result<Option<KvEntry>> {
+        let url = self.url(&key_path(key));
+        let result = self
+            .agent
+            .get(&url)
+            .header("accept", "application/json")
+            .call();
+        not_found_as_none(decode(&url, result))
+    }
+
+    /// `DELETE /v1/kv/{key}` if `condition` holds; `None` when the key did
+    /// not exist.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn delete(&self, key: &str, condition: Condition) -> Result<Option<DeleteResponse>> {
+        let url = self.url(&key_path(key));
+        let request = self.agent.delete(&url);
+        let request = match condition_header(condition) {
+            Some((name, value)) => request.header(name, value),
+            None => request,
+        };
+        not_found_as_none(decode(&url, request.call()))
+    }
+
     /// `GET /v1/watch`: a stream of changes from revision `from`
     /// (inclusive; only new changes when `None`). The request has no
     /// overall time limit.
@@ -182,6 +241,27 @@ impl KvClient {
     }
 }
 
+/// The HTTP header that expresses `condition`.
+fn condition_header(condition: Condition) -> Option<(&'static str, String)> {
+    match condition {
+        Condition::Always => None,
+        Condition::Absent => Some(("if-none-match", "*".into())),
+        Condition::Exists => Some(("if-match", "*".into())),
+        Condition::ModRev(rev) => Some(("if-match", format!("\"{rev}\""))),
+    }
+}
+
+/// A 404 `key_not_found` as `None`.
+fn not_found_as_none<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ClientError::Server {
+            status: 404, code, ..
+        }) if code == "key_not_found" => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Turns a transport result into the typed answer or a [`ClientError`].
 fn decode<T: DeserializeOwned>(
     url: &str,
@@ -210,6 +290,19 @@ fn decode<T: DeserializeOwned>(
                     },
             }) if status == 410 => ClientError::Gone {
                 oldest_rev,
+                message,
+            },
+            Ok(ErrorBody {
+                error:
+                    ErrorDetail {
+                        message,
+                        mod_rev,
+                        rev,
+                        ..
+                    },
+            }) if status == 412 => ClientError::ConditionFailed {
+                mod_rev,
+                rev,
                 message,
             },
             Ok(body) => ClientError::Server {

@@ -3,7 +3,7 @@
 //! happened.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +13,7 @@ use crate::cli::{Cli, CliCommand};
 use crate::client::KvClient;
 use crate::error::ClientError;
 use crate::subscribe::{self, SubFilter};
+use kv_core::command::Condition;
 use kv_pubsub::nats::NatsConfig;
 
 /// Exit code: success.
@@ -27,6 +28,8 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 pub const EXIT_SERVER_ERROR: u8 = 4;
 /// Exit code: a local file or the output could not be written.
 pub const EXIT_LOCAL_ERROR: u8 = 5;
+/// Exit code: a conditional write's condition did not hold.
+pub const EXIT_CONDITION_FAILED: u8 = 7;
 /// Exit code: `sub` cannot resume because the server no longer has the
 /// revisions it needs (events would be lost).
 pub const EXIT_EVENTS_LOST: u8 = 6;
@@ -41,6 +44,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             ExitCode::from(match e {
                 Failure::Client(ClientError::Unreachable { .. }) => EXIT_UNREACHABLE,
                 Failure::Client(ClientError::Gone { .. }) => EXIT_EVENTS_LOST,
+                Failure::Client(ClientError::ConditionFailed { .. }) => EXIT_CONDITION_FAILED,
                 Failure::Client(_) => EXIT_SERVER_ERROR,
                 Failure::Output(_) => EXIT_LOCAL_ERROR,
             })
@@ -65,7 +69,58 @@ fn execute(
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
     match command {
-        CliCommand::Get { key } => {
+        CliCommand::Get { key, meta, rev } if meta || rev => {
+            let Some(entry) = client.entry(&key)? else {
+                return Ok(found_or_not(false, &key, err)?);
+            };
+            if rev {
+                writeln!(out, "{}", entry.mod_rev)?;
+            } else {
+                print_json(out, &entry)?;
+            }
+            Ok(EXIT_OK)
+        }
+        CliCommand::Put {
+            key,
+            value,
+            if_rev,
+            create,
+            content_type,
+        } => {
+            let value = match value.as_deref() {
+                None | Some("-") => {
+                    let mut bytes = Vec::new();
+                    std::io::stdin().read_to_end(&mut bytes)?;
+                    bytes
+                }
+                Some(text) => text.as_bytes().to_vec(),
+            };
+            let condition = match (if_rev, create) {
+                (Some(rev), _) => Condition::ModRev(rev),
+                (None, true) => Condition::Absent,
+                (None, false) => Condition::Always,
+            };
+            let answer = client.put(&key, &value, content_type.as_deref(), condition)?;
+            if json {
+                print_json(out, &answer)?;
+            } else {
+                writeln!(out, "OK (revision {})", answer.rev)?;
+            }
+            Ok(EXIT_OK)
+        }
+        CliCommand::Del { key, if_rev } => {
+            let condition = if_rev.map_or(Condition::Always, Condition::ModRev);
+            let Some(answer) = client.delete(&key, condition)? else {
+                return Ok(found_or_not(false, &key, err)?);
+            };
+            if json {
+                print_json(out, &answer)?;
+            } else {
+                writeln!(out, "OK (revision {})", answer.rev)?;
+            }
+            Ok(EXIT_OK)
+        }
+        CliCommand::Get { key, .. } => {
             let answer = client.get(&key)?;
             match (&answer.inserted_val, json) {
                 (_, true) => print_json(out, &answer)?,

@@ -24,6 +24,16 @@ pub enum ClientError {
         /// The message from the JSON body.
         message: String,
     },
+    /// A conditional write's condition did not hold (412).
+    #[error("{message}")]
+    ConditionFailed {
+        /// The key's current `mod_rev`, or `None` when it does not exist.
+        mod_rev: Option<u64>,
+        /// The store's revision.
+        rev: Option<u64>,
+        /// The server's explanation.
+        message: String,
+    },
     /// A watch asked for revisions the server no longer keeps (410).
     #[error("{message}")]
     Gone {

@@ -124,6 +124,101 @@ pub struct WatchCut {
     pub reason: String,
 }
 
+/// The path prefix of the key routes: `/v1/kv/{key}`.
+pub const KV_PATH: &str = "/v1/kv/";
+
+/// Characters left as they are in a key in a URL path: the unreserved ones
+/// and `/` (keys may be hierarchical). Everything else is percent-encoded.
+const KEY_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The URL path of `key` under `/v1/kv/`.
+pub fn key_path(key: &str) -> String {
+    format!(
+        "{KV_PATH}{}",
+        percent_encoding::utf8_percent_encode(key, KEY_PATH)
+    )
+}
+
+/// The key in a raw (still percent-encoded) URL path under `/v1/kv/`, or
+/// `None` when it does not decode to UTF-8.
+pub fn key_from_path(raw_path: &str) -> Option<String> {
+    let encoded = raw_path.strip_prefix(KV_PATH)?;
+    percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .ok()
+        .map(|k| k.into_owned())
+}
+
+/// A key's entry as `GET /v1/kv/{key}` answers it in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvEntry {
+    /// The key.
+    pub key: String,
+    /// The value: the text itself when it is UTF-8, else base64.
+    pub value: String,
+    /// `utf8` or `base64`: how `value` is written.
+    pub encoding: String,
+    /// The media type it was stored with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The revision that created the key.
+    pub create_rev: u64,
+    /// The revision of its last write (also its `ETag`).
+    pub mod_rev: u64,
+    /// Writes since creation.
+    pub version: u64,
+    /// The store revision when it was read.
+    pub rev: u64,
+}
+
+impl KvEntry {
+    /// The entry for `value`, choosing the encoding.
+    pub fn encode_value(value: &[u8]) -> (String, String) {
+        use base64::Engine as _;
+        match std::str::from_utf8(value) {
+            Ok(text) => (text.to_owned(), "utf8".to_owned()),
+            Err(_) => (
+                base64::engine::general_purpose::STANDARD.encode(value),
+                "base64".to_owned(),
+            ),
+        }
+    }
+
+    /// The value's bytes, decoding base64 when needed; `None` if the
+    /// encoding is unknown or the base64 is invalid.
+    pub fn value_bytes(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        match self.encoding.as_str() {
+            "utf8" => Some(self.value.clone().into_bytes()),
+            "base64" => base64::engine::general_purpose::STANDARD
+                .decode(&self.value)
+                .ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Answer to `PUT /v1/kv/{key}`: 201 when created, 200 when replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutResponse {
+    /// The revision the write was committed at (also the new `ETag`).
+    pub rev: u64,
+    /// Whether the key was created by this write.
+    pub created: bool,
+}
+
+/// Answer to `DELETE /v1/kv/{key}` (200; a missing key is 404).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteResponse {
+    /// The revision of the removal.
+    pub rev: u64,
+}
+
 /// The body of every error answer: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -175,6 +270,36 @@ mod tests {
             serde_json::to_value(&get).expect("serializes"),
             json!({"found": false, "inserted_val": null})
         );
+    }
+
+    #[test]
+    fn key_paths_round_trip_any_utf8() {
+        for key in ["a/b/c", "100%", "a b", "ключ", "🔑?x=1#y", "a+b&c", "/lead"] {
+            let path = key_path(key);
+            assert!(!path.contains(['?', '#', ' ']), "{path}");
+            assert_eq!(key_from_path(&path).as_deref(), Some(key), "{path}");
+        }
+        assert_eq!(key_path("a/b c"), "/v1/kv/a/b%20c");
+        assert_eq!(key_from_path("/v1/kv/%FF"), None);
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_travel_as_base64() {
+        let (text, encoding) = KvEntry::encode_value(b"plain");
+        assert_eq!((text.as_str(), encoding.as_str()), ("plain", "utf8"));
+        let (text, encoding) = KvEntry::encode_value(&[0xff, 0, 1]);
+        assert_eq!(encoding, "base64");
+        let entry = KvEntry {
+            key: "k".into(),
+            value: text,
+            encoding,
+            content_type: None,
+            create_rev: 1,
+            mod_rev: 1,
+            version: 1,
+            rev: 1,
+        };
+        assert_eq!(entry.value_bytes(), Some(vec![0xff, 0, 1]));
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum ServerError {
     /// A body whose content type is not the one the route takes (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// No such key, where the API answers 404 for it (404).
+    #[error("no such key: {0:?}")]
+    KeyNotFound(String),
     /// No such route (404).
     #[error("no route for {0}")]
     NotFound(String),
@@ -75,6 +78,7 @@ impl ServerError {
             ServerError::PayloadTooLarge(_) => "payload_too_large",
             ServerError::UnsupportedMediaType(_) => "unsupported_media_type",
             ServerError::NotFound(_) => "not_found",
+            ServerError::KeyNotFound(_) => "key_not_found",
             ServerError::MethodNotAllowed { .. } => "method_not_allowed",
             ServerError::Gone { .. } => "revision_gone",
             ServerError::ConditionFailed { .. } => "condition_failed",
@@ -104,7 +108,7 @@ impl ResponseError for ServerError {
             ServerError::BadRequest(_) | ServerError::InvalidKey(_) => StatusCode::BAD_REQUEST,
             ServerError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::NotFound(_) | ServerError::KeyNotFound(_) => StatusCode::NOT_FOUND,
             ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServerError::Gone { .. } => StatusCode::GONE,
             ServerError::ConditionFailed { .. } => StatusCode::PRECONDITION_FAILED,

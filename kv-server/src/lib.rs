@@ -16,6 +16,7 @@
 //! - [`commit_log`]: the seam where the durable log plugs into the pipeline.
 //! - [`storage`]: the data directory, the durable log, recovery, compaction,
 //!   backup and restore.
+//! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
 //! - [`body_stream`]: streamed response bodies fed by a blocking thread.
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
@@ -26,6 +27,7 @@ pub mod commit_log;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod kv_routes;
 pub mod pipeline;
 pub mod routes;
 pub mod server;

@@ -6,7 +6,7 @@ use actix_web::HttpRequest;
 
 use crate::config::Config;
 use crate::error::ServerError;
-use crate::{handlers, watch};
+use crate::{handlers, kv_routes, watch};
 
 /// Registers every route, the body limits and the JSON error mapping.
 pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
@@ -41,6 +41,13 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
         web::resource("/v1/snapshot")
             .route(web::get().to(handlers::snapshot))
             .default_service(web::to(|| method_not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/v1/kv/{key:.*}")
+            .route(web::get().to(kv_routes::get))
+            .route(web::put().to(kv_routes::put))
+            .route(web::delete().to(kv_routes::delete))
+            .default_service(web::to(|| method_not_allowed("GET, PUT, DELETE"))),
     )
     .service(
         web::resource("/v1/watch")

@@ -3,8 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kv_core::api::{GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest, SetResponse};
-use kv_core::{Command, Outcome, Store};
+use kv_core::api::{
+    DeleteResponse, GetResponse, HealthResponse, PutResponse, RmRequest, RmResponse, SetRequest,
+    SetResponse,
+};
+use kv_core::command::Condition;
+use kv_core::{Command, Entry, Outcome, Store};
 use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
 use log::{info, warn};
 
@@ -144,6 +148,75 @@ impl AppState {
             mod_rev: entry.as_ref().map(|e| e.mod_rev),
             inserted_val: entry.map(|e| e.value_lossy()),
         })
+    }
+
+    /// `GET /v1/kv/{key}`: the entry, if any, and the store revision.
+    ///
+    /// # Errors
+    ///
+    /// Invalid key.
+    pub fn entry(&self, key: &str) -> Result<(Option<Entry>, u64), ServerError> {
+        let rev = self.store.revision();
+        Ok((self.store.get(key)?, rev))
+    }
+
+    /// `PUT /v1/kv/{key}`: stores `value` with its content type if
+    /// `condition` holds.
+    ///
+    /// # Errors
+    ///
+    /// Invalid key or value, a failed condition, or the write could not be
+    /// committed.
+    pub async fn put(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        content_type: Option<Arc<str>>,
+        condition: Condition,
+    ) -> Result<PutResponse, ServerError> {
+        let command = Command::Set {
+            key,
+            value,
+            content_type,
+            condition,
+        };
+        match self.pipeline.submit(command).await? {
+            Outcome::Set { rev, prev } => Ok(PutResponse {
+                rev,
+                created: prev.is_none(),
+            }),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    /// `DELETE /v1/kv/{key}`: removes the key if `condition` holds.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::KeyNotFound`] when it does not exist; invalid key, a
+    /// failed condition, or the removal could not be committed.
+    pub async fn delete(
+        &self,
+        key: String,
+        condition: Condition,
+    ) -> Result<DeleteResponse, ServerError> {
+        let command = Command::Rm {
+            key: key.clone(),
+            condition,
+        };
+        match self.pipeline.submit(command).await? {
+            Outcome::Rm {
+                rev,
+                removed: Some(_),
+            } => Ok(DeleteResponse { rev }),
+            Outcome::Rm { removed: None, .. } => Err(ServerError::KeyNotFound(key)),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    /// The key and value limits.
+    pub fn limits(&self) -> &kv_core::Limits {
+        self.store.limits()
     }
 
     /// `/rm`: removes a key and returns its value.

@@ -1,0 +1,201 @@
+//! `GET|PUT|DELETE /v1/kv/{key}`: keys in the path, raw values in the body,
+//! metadata in headers, conditions in standard HTTP.
+//!
+//! - The key is everything after `/v1/kv/`, percent-decoded (it may hold
+//!   `/`, `%`, spaces, any UTF-8).
+//! - PUT stores the body as it is (any bytes) with its `Content-Type`; GET
+//!   returns the bytes with that type, or a JSON [`KvEntry`] when asked
+//!   (`Accept: application/json` or `?format=json`).
+//! - Every answer about a key carries `ETag: "<mod_rev>"` and the
+//!   `X-Kv-*` headers; `If-Match: "<rev>"` (or `*`) and `If-None-Match: *`
+//!   make PUT and DELETE conditional (412 when the condition fails).
+
+use std::future::poll_fn;
+use std::pin::Pin;
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::web::{Bytes, BytesMut, Data, Payload};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use futures_core::Stream;
+use kv_core::api::{key_from_path, KvEntry};
+use kv_core::command::Condition;
+use kv_core::Entry;
+
+use crate::error::ServerError;
+use crate::handlers::REVISION_HEADER;
+use crate::state::AppState;
+
+/// The media type of a value stored without one.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+/// Response header: the revision that created the key.
+pub const CREATE_REVISION_HEADER: &str = "X-Kv-Create-Revision";
+/// Response header: writes to the key since its creation.
+pub const VERSION_HEADER: &str = "X-Kv-Version";
+
+/// `GET /v1/kv/{key}`.
+pub async fn get(state: Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ServerError> {
+    let key = key_of(&request)?;
+    let (entry, rev) = state.entry(&key)?;
+    let entry = entry.ok_or_else(|| ServerError::KeyNotFound(key.clone()))?;
+    let mut response = HttpResponse::Ok();
+    metadata_headers(&mut response, &entry, rev);
+    if wants_json(&request) {
+        let (value, encoding) = KvEntry::encode_value(&entry.value);
+        return Ok(response.json(KvEntry {
+            key,
+            value,
+            encoding,
+            content_type: entry.content_type.as_deref().map(str::to_owned),
+            create_rev: entry.create_rev,
+            mod_rev: entry.mod_rev,
+            version: entry.version,
+            rev,
+        }));
+    }
+    let content_type = entry
+        .content_type
+        .as_deref()
+        .unwrap_or(DEFAULT_CONTENT_TYPE);
+    Ok(response
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .body(Bytes::copy_from_slice(&entry.value)))
+}
+
+/// `PUT /v1/kv/{key}`: 201 when created, 200 when replaced.
+pub async fn put(
+    state: Data<AppState>,
+    request: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ServerError> {
+    let key = key_of(&request)?;
+    let condition = condition(request.headers())?;
+    let content_type =
+        match request.headers().get(header::CONTENT_TYPE) {
+            None => None,
+            Some(value) => Some(value.to_str().map_err(|_| {
+                ServerError::BadRequest("Content-Type must be visible ASCII".into())
+            })?),
+        };
+    let limit = state.limits().max_value_bytes;
+    let value = read_body(&request, payload, limit).await?;
+    let answer = state
+        .put(key, value.to_vec(), content_type.map(Into::into), condition)
+        .await?;
+    let mut response = if answer.created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response
+        .insert_header((header::ETAG, etag(answer.rev)))
+        .insert_header((REVISION_HEADER, answer.rev))
+        .json(answer))
+}
+
+/// `DELETE /v1/kv/{key}`: 404 when the key does not exist.
+pub async fn delete(
+    state: Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ServerError> {
+    let key = key_of(&request)?;
+    let condition = condition(request.headers())?;
+    let answer = state.delete(key, condition).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((REVISION_HEADER, answer.rev))
+        .json(answer))
+}
+
+fn key_of(request: &HttpRequest) -> Result<String, ServerError> {
+    key_from_path(request.uri().path())
+        .ok_or_else(|| ServerError::BadRequest("the key in the path is not valid UTF-8".into()))
+}
+
+fn wants_json(request: &HttpRequest) -> bool {
+    let query_json = request
+        .query_string()
+        .split('&')
+        .any(|pair| pair == "format=json");
+    let accept_json = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    query_json || accept_json
+}
+
+fn etag(rev: u64) -> String {
+    format!("\"{rev}\"")
+}
+
+fn metadata_headers(response: &mut HttpResponseBuilder, entry: &Entry, rev: u64) {
+    response
+        .insert_header((header::ETAG, etag(entry.mod_rev)))
+        .insert_header((REVISION_HEADER, rev))
+        .insert_header((CREATE_REVISION_HEADER, entry.create_rev))
+        .insert_header((VERSION_HEADER, entry.version));
+}
+
+/// The condition in `If-Match` / `If-None-Match`.
+fn condition(headers: &HeaderMap) -> Result<Condition, ServerError> {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(&name)
+            .map(|v| {
+                v.to_str()
+                    .map(str::trim)
+                    .map_err(|_| ServerError::BadRequest(format!("{name} must be visible ASCII")))
+            })
+            .transpose()
+    };
+    match (text(header::IF_MATCH)?, text(header::IF_NONE_MATCH)?) {
+        (None, None) => Ok(Condition::Always),
+        (Some(_), Some(_)) => Err(ServerError::BadRequest(
+            "send If-Match or If-None-Match, not both".into(),
+        )),
+        (None, Some("*")) => Ok(Condition::Absent),
+        (None, Some(other)) => Err(ServerError::BadRequest(format!(
+            "If-None-Match supports only \"*\" (create only), got {other:?}"
+        ))),
+        (Some("*"), None) => Ok(Condition::Exists),
+        (Some(tag), None) => {
+            let rev = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
+            rev.parse().map(Condition::ModRev).map_err(|_| {
+                ServerError::BadRequest(format!(
+                    "If-Match must be \"*\" or a revision such as \"42\", got {tag:?}"
+                ))
+            })
+        }
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (413) from the
+/// `Content-Length` alone when there is one, else while reading.
+async fn read_body(
+    request: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<Bytes, ServerError> {
+    let too_large = |len: String| {
+        ServerError::PayloadTooLarge(format!(
+            "value is {len} bytes, over the limit of {limit} bytes"
+        ))
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(len) = declared.filter(|len| *len > limit) {
+        return Err(too_large(len.to_string()));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
+        let chunk =
+            chunk.map_err(|e| ServerError::BadRequest(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(format!("more than {limit}")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
