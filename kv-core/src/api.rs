@@ -212,6 +212,58 @@ pub struct PutResponse {
     pub created: bool,
 }
 
+/// Default number of items in a listing page.
+pub const DEFAULT_LIST_LIMIT: usize = 100;
+/// Largest number of items in a listing page.
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+/// One key of a listing (`GET /v1/kv?prefix=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListEntry {
+    /// The key.
+    pub key: String,
+    /// The value (absent with `keys_only=true`), written as `encoding` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `utf8` or `base64`, with the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// The media type it was stored with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The revision that created the key.
+    pub create_rev: u64,
+    /// The revision of its last write.
+    pub mod_rev: u64,
+    /// Writes since creation.
+    pub version: u64,
+}
+
+/// Answer to `GET /v1/kv?prefix=P&start_after=K&limit=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListResponse {
+    /// The keys, sorted.
+    pub entries: Vec<ListEntry>,
+    /// With `delimiter`: the common prefixes standing for the keys under
+    /// them, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<String>,
+    /// Pass as `start_after` to get the next page; `null` on the last one.
+    pub next: Option<String>,
+    /// The store revision when the page was read.
+    pub rev: u64,
+}
+
+/// Answer to `DELETE /v1/kv?prefix=P`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletePrefixResponse {
+    /// How many keys were removed.
+    pub deleted: u64,
+    /// The revision of the removals (all share it); the store revision when
+    /// nothing matched.
+    pub rev: u64,
+}
+
 /// Answer to `DELETE /v1/kv/{key}` (200; a missing key is 404).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteResponse {

@@ -51,6 +51,12 @@ pub enum Command {
         /// Applies only if this holds.
         condition: Condition,
     },
+    /// Remove every key starting with `prefix` (all keys for an empty
+    /// prefix), atomically: all removals share one revision.
+    RmPrefix {
+        /// The prefix.
+        prefix: String,
+    },
 }
 
 impl Command {
@@ -72,10 +78,11 @@ impl Command {
         }
     }
 
-    /// The key this command touches.
+    /// The key this command touches (the prefix, for `RmPrefix`).
     pub fn key(&self) -> &str {
         match self {
             Command::Set { key, .. } | Command::Rm { key, .. } => key,
+            Command::RmPrefix { prefix } => prefix,
         }
     }
 
@@ -83,6 +90,7 @@ impl Command {
     pub fn condition(&self) -> Condition {
         match self {
             Command::Set { condition, .. } | Command::Rm { condition, .. } => *condition,
+            Command::RmPrefix { .. } => Condition::Always,
         }
     }
 }
@@ -104,6 +112,14 @@ pub enum Outcome {
         rev: u64,
         /// The entry removed, if the key existed.
         removed: Option<Entry>,
+    },
+    /// A prefix removal was evaluated.
+    RmPrefix {
+        /// The revision of the removals, or the store revision when nothing
+        /// matched.
+        rev: u64,
+        /// How many keys were removed.
+        removed: u64,
     },
 }
 

@@ -12,6 +12,7 @@
 //! - [`command`]: the mutations ([`Command`]) and what each one did
 //!   ([`Outcome`], [`Change`]).
 //! - [`entry`]: a stored value with its revision metadata.
+//! - [`listing`]: [`Store::list`], ordered pages of keys with a cursor.
 //! - [`limits`]: key and value size limits and their validation.
 //! - [`api`]: the HTTP/JSON wire types, shared by the server and the client.
 //! - [`codec`]: the log and snapshot formats, as pure functions on bytes.
@@ -26,6 +27,7 @@ pub mod command;
 pub mod entry;
 pub mod error;
 pub mod limits;
+pub mod listing;
 pub mod store;
 
 pub use command::{Change, ChangeKind, Command, Outcome};

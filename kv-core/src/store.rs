@@ -10,12 +10,15 @@
 //!    nothing that readers can see;
 //! 2. [`StoreWriter::apply`] makes the batch visible.
 //!
-//! Each shard is a `std::sync::RwLock`: critical sections are a hash lookup or
-//! an insert, never an await or I/O, so a blocking lock is cheaper than an
-//! async one, and readers of one shard never wait for writers of another.
+//! Each shard is a `std::sync::RwLock` over an ordered map: critical sections
+//! are a lookup or an insert, never an await or I/O, so a blocking lock is
+//! cheaper than an async one, and readers of one shard never wait for
+//! writers of another. Keys are spread over shards by a keyed hash; inside a
+//! shard they are sorted, so listing merges the shards' ordered ranges
+//! instead of scanning everything.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -31,14 +34,12 @@ pub const DEFAULT_SHARDS: usize = 64;
 /// Largest accepted number of shards.
 pub const MAX_SHARDS: usize = 65536;
 
-/// One shard. Each map has its own random SipHash keys, independent of the
-/// hasher that picks the shard, so keys that share a shard do not also share
-/// their buckets inside it.
-type Shard = HashMap<Box<str>, Entry, RandomState>;
+/// One shard: its keys in order.
+pub(crate) type Shard = BTreeMap<Box<str>, Entry>;
 
 #[derive(Debug)]
-struct Shared {
-    shards: Box<[RwLock<Shard>]>,
+pub(crate) struct Shared {
+    pub(crate) shards: Box<[RwLock<Shard>]>,
     /// Picks a shard. `RandomState` is SipHash with per-process random keys,
     /// so a client cannot choose keys that all land in one shard.
     shard_hasher: RandomState,
@@ -106,7 +107,7 @@ impl Shared {
 /// A read handle on the store. Cheap to clone; every clone sees the same data.
 #[derive(Debug, Clone)]
 pub struct Store {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Store {
@@ -122,7 +123,7 @@ impl Store {
             return Err(CoreError::InvalidShardCount(shards));
         }
         let shared = Arc::new(Shared {
-            shards: (0..shards).map(|_| RwLock::new(Shard::default())).collect(),
+            shards: (0..shards).map(|_| RwLock::new(Shard::new())).collect(),
             shard_hasher: RandomState::new(),
             revision: AtomicU64::new(0),
             live_bytes: AtomicU64::new(0),
@@ -248,6 +249,9 @@ impl StoreWriter {
         overlay: &mut HashMap<Arc<str>, Option<Entry>>,
         changes: &mut Vec<Change>,
     ) -> Result<Outcome> {
+        if let Command::RmPrefix { prefix } = &command {
+            return Ok(self.remove_prefix(prefix, rev, overlay, changes));
+        }
         let limits = &self.shared.limits;
         limits.check_key(command.key())?;
         if let Command::Set { value, .. } = &command {
@@ -290,6 +294,7 @@ impl StoreWriter {
                     prev: current,
                 })
             }
+            Command::RmPrefix { .. } => unreachable!("handled before the key checks"),
             Command::Rm { .. } => {
                 if current.is_none() {
                     return Ok(Outcome::Rm {
@@ -311,6 +316,54 @@ impl StoreWriter {
                 })
             }
         }
+    }
+
+    /// Removes every key under `prefix` at one new revision: the keys in the
+    /// store plus those the batch created, minus those it already removed.
+    fn remove_prefix(
+        &self,
+        prefix: &str,
+        rev: &mut u64,
+        overlay: &mut HashMap<Arc<str>, Option<Entry>>,
+        changes: &mut Vec<Change>,
+    ) -> Outcome {
+        let mut doomed: BTreeMap<Arc<str>, Entry> = BTreeMap::new();
+        for shard in self.shared.shards.iter() {
+            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+            let matching = shard
+                .range::<str, _>((
+                    std::ops::Bound::Included(prefix),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(key, _)| key.starts_with(prefix));
+            doomed.extend(matching.map(|(key, entry)| (Arc::from(&**key), entry.clone())));
+        }
+        for (key, state) in overlay.iter() {
+            if key.starts_with(prefix) {
+                match state {
+                    Some(entry) => doomed.insert(Arc::clone(key), entry.clone()),
+                    None => doomed.remove(key),
+                };
+            }
+        }
+        if doomed.is_empty() {
+            return Outcome::RmPrefix {
+                rev: *rev,
+                removed: 0,
+            };
+        }
+        *rev += 1;
+        let removed = doomed.len() as u64;
+        for (key, entry) in doomed {
+            overlay.insert(Arc::clone(&key), None);
+            changes.push(Change {
+                rev: *rev,
+                key,
+                kind: ChangeKind::Remove,
+                prev: Some(entry),
+            });
+        }
+        Outcome::RmPrefix { rev: *rev, removed }
     }
 
     /// Makes a prepared batch visible to readers and advances the revision.
@@ -571,6 +624,7 @@ mod tests {
                 condition,
             },
             Command::Rm { key, .. } => Command::Rm { key, condition },
+            other => other,
         };
         let out = commit(
             &mut writer,
@@ -615,6 +669,33 @@ mod tests {
         );
         assert_eq!(store.get("k"), Ok(None));
         assert_eq!(store.revision(), 3);
+    }
+
+    #[test]
+    fn a_prefix_removal_is_one_revision_and_sees_the_batch() {
+        let (store, mut writer) = new_store();
+        commit(
+            &mut writer,
+            vec![set("p/1", "a"), set("p/2", "b"), set("q", "c")],
+        );
+        let out = commit(
+            &mut writer,
+            vec![
+                set("p/3", "new"),
+                rm("p/1"),
+                Command::RmPrefix {
+                    prefix: "p/".into(),
+                },
+                Command::RmPrefix {
+                    prefix: "p/".into(),
+                },
+            ],
+        );
+        assert_eq!(out[2], Ok(Outcome::RmPrefix { rev: 6, removed: 2 }));
+        assert_eq!(out[3], Ok(Outcome::RmPrefix { rev: 6, removed: 0 }));
+        assert_eq!(store.len(), 1);
+        assert!(store.get("q").expect("valid").is_some());
+        assert_eq!(store.revision(), 6);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub const DEFAULT_COMPACT_RATIO: f64 = 2.0;
 pub const DEFAULT_WATCH_BUFFER: u64 = 10_000;
 /// Default milliseconds between progress events on an idle watch.
 pub const DEFAULT_WATCH_HEARTBEAT_MS: u64 = 5000;
+/// Default most bytes of keys and values in one listing page.
+pub const DEFAULT_LIST_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Room for the JSON framing and escaping around a value, in bytes.
 pub const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
 
@@ -140,6 +142,10 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_NATS_STREAM")]
     pub nats_stream: Option<String>,
 
+    /// Most bytes of keys and values in one listing page.
+    #[structopt(long, env = "KVSTORE_LIST_MAX_BYTES", default_value = "4194304")]
+    pub list_max_bytes: usize,
+
     /// A maintenance command instead of serving.
     #[structopt(subcommand)]
     pub command: Option<ServerCommand>,
@@ -187,6 +193,7 @@ impl Default for Config {
             nats_url: None,
             nats_subject_prefix: String::new(),
             nats_stream: None,
+            list_max_bytes: DEFAULT_LIST_MAX_BYTES,
             command: None,
         }
     }
@@ -295,6 +302,7 @@ mod tests {
         assert_eq!(defaults.ring_limits(), constants.ring_limits());
         assert_eq!(defaults.watch_buffer, constants.watch_buffer);
         assert_eq!(defaults.watch_heartbeat_ms, constants.watch_heartbeat_ms);
+        assert_eq!(defaults.list_max_bytes, constants.list_max_bytes);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`storage`]: the data directory, the durable log, recovery, compaction,
 //!   backup and restore.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
+//! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
 //! - [`body_stream`]: streamed response bodies fed by a blocking thread.
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod handlers;
 pub mod kv_routes;
+pub mod list_routes;
 pub mod pipeline;
 pub mod routes;
 pub mod server;

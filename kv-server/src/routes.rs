@@ -6,7 +6,7 @@ use actix_web::HttpRequest;
 
 use crate::config::Config;
 use crate::error::ServerError;
-use crate::{handlers, kv_routes, watch};
+use crate::{handlers, kv_routes, list_routes, watch};
 
 /// Registers every route, the body limits and the JSON error mapping.
 pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
@@ -41,6 +41,12 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
         web::resource("/v1/snapshot")
             .route(web::get().to(handlers::snapshot))
             .default_service(web::to(|| method_not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/v1/kv")
+            .route(web::get().to(list_routes::list))
+            .route(web::delete().to(list_routes::delete_prefix))
+            .default_service(web::to(|| method_not_allowed("GET, DELETE"))),
     )
     .service(
         web::resource("/v1/kv/{key:.*}")

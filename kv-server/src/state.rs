@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kv_core::api::{
-    DeleteResponse, GetResponse, HealthResponse, PutResponse, RmRequest, RmResponse, SetRequest,
-    SetResponse,
+    DeletePrefixResponse, DeleteResponse, GetResponse, HealthResponse, PutResponse, RmRequest,
+    RmResponse, SetRequest, SetResponse,
 };
 use kv_core::command::Condition;
+use kv_core::listing::{ListPage, ListQuery};
 use kv_core::{Command, Entry, Outcome, Store};
 use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
 use log::{info, warn};
@@ -29,6 +30,7 @@ pub struct AppState {
     storage: Arc<StorageStatus>,
     feed: Arc<dyn Feed>,
     watch: WatchSettings,
+    list_max_bytes: usize,
     /// Turns `true` when the server starts shutting down; watch streams
     /// end on it so that they do not hold the shutdown up.
     stopping: tokio::sync::watch::Sender<bool>,
@@ -101,6 +103,7 @@ impl AppState {
                 heartbeat: config.watch_heartbeat(),
             },
             stopping: tokio::sync::watch::Sender::new(false),
+            list_max_bytes: config.list_max_bytes,
         })
     }
 
@@ -210,6 +213,28 @@ impl AppState {
                 removed: Some(_),
             } => Ok(DeleteResponse { rev }),
             Outcome::Rm { removed: None, .. } => Err(ServerError::KeyNotFound(key)),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    /// `GET /v1/kv?prefix=`: one page of keys, in order.
+    pub fn list(&self, mut query: ListQuery) -> ListPage {
+        query.max_bytes = self.list_max_bytes;
+        self.store.list(&query)
+    }
+
+    /// `DELETE /v1/kv?prefix=`: removes every key under `prefix` at one
+    /// revision.
+    ///
+    /// # Errors
+    ///
+    /// The removal could not be committed.
+    pub async fn delete_prefix(&self, prefix: String) -> Result<DeletePrefixResponse, ServerError> {
+        match self.pipeline.submit(Command::RmPrefix { prefix }).await? {
+            Outcome::RmPrefix { rev, removed } => Ok(DeletePrefixResponse {
+                deleted: removed,
+                rev,
+            }),
             other => Err(mismatch(&other)),
         }
     }
