@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::entry::Entry;
+use crate::txn::{Txn, TxnResult};
 
 /// What must be true of a key for a command to apply (compare-and-set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +58,8 @@ pub enum Command {
         /// The prefix.
         prefix: String,
     },
+    /// A transaction, committed atomically at one revision.
+    Txn(Txn),
 }
 
 impl Command {
@@ -83,6 +86,7 @@ impl Command {
         match self {
             Command::Set { key, .. } | Command::Rm { key, .. } => key,
             Command::RmPrefix { prefix } => prefix,
+            Command::Txn(_) => "",
         }
     }
 
@@ -90,7 +94,7 @@ impl Command {
     pub fn condition(&self) -> Condition {
         match self {
             Command::Set { condition, .. } | Command::Rm { condition, .. } => *condition,
-            Command::RmPrefix { .. } => Condition::Always,
+            Command::RmPrefix { .. } | Command::Txn(_) => Condition::Always,
         }
     }
 }
@@ -112,6 +116,16 @@ pub enum Outcome {
         rev: u64,
         /// The entry removed, if the key existed.
         removed: Option<Entry>,
+    },
+    /// A transaction was evaluated.
+    Txn {
+        /// The revision its changes were committed at, or the store
+        /// revision when it changed nothing.
+        rev: u64,
+        /// Whether every comparison held (the success branch ran).
+        succeeded: bool,
+        /// One result per operation of the branch that ran.
+        results: Vec<TxnResult>,
     },
     /// A prefix removal was evaluated.
     RmPrefix {

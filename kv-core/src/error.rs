@@ -33,6 +33,9 @@ pub enum CoreError {
         /// The store revision the condition was evaluated at.
         rev: u64,
     },
+    /// A transaction that cannot run as given.
+    #[error("invalid transaction: {0}")]
+    InvalidTxn(String),
     /// The shard count is not a power of two, or is zero.
     #[error("shard count must be a power of two between 1 and 65536, got {0}")]
     InvalidShardCount(usize),

@@ -11,6 +11,7 @@
 //!   into a [`Batch`] and applies it.
 //! - [`command`]: the mutations ([`Command`]) and what each one did
 //!   ([`Outcome`], [`Change`]).
+//! - [`txn`]: transactions: comparisons, then one branch of operations.
 //! - [`entry`]: a stored value with its revision metadata.
 //! - [`listing`]: [`Store::list`], ordered pages of keys with a cursor.
 //! - [`limits`]: key and value size limits and their validation.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod limits;
 pub mod listing;
 pub mod store;
+pub mod txn;
 
 pub use command::{Change, ChangeKind, Command, Outcome};
 pub use entry::Entry;

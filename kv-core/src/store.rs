@@ -28,6 +28,7 @@ use crate::command::{Change, ChangeKind, Command, Outcome};
 use crate::entry::Entry;
 use crate::error::{CoreError, Result};
 use crate::limits::Limits;
+use crate::txn::{Txn, TxnOp, TxnResult};
 
 /// Default number of shards.
 pub const DEFAULT_SHARDS: usize = 64;
@@ -249,9 +250,13 @@ impl StoreWriter {
         overlay: &mut HashMap<Arc<str>, Option<Entry>>,
         changes: &mut Vec<Change>,
     ) -> Result<Outcome> {
-        if let Command::RmPrefix { prefix } = &command {
-            return Ok(self.remove_prefix(prefix, rev, overlay, changes));
-        }
+        let command = match command {
+            Command::RmPrefix { prefix } => {
+                return Ok(self.remove_prefix(&prefix, rev, overlay, changes))
+            }
+            Command::Txn(txn) => return self.run_txn(txn, rev, overlay, changes),
+            other => other,
+        };
         let limits = &self.shared.limits;
         limits.check_key(command.key())?;
         if let Command::Set { value, .. } = &command {
@@ -294,7 +299,9 @@ impl StoreWriter {
                     prev: current,
                 })
             }
-            Command::RmPrefix { .. } => unreachable!("handled before the key checks"),
+            Command::RmPrefix { .. } | Command::Txn(_) => {
+                unreachable!("handled before the key checks")
+            }
             Command::Rm { .. } => {
                 if current.is_none() {
                     return Ok(Outcome::Rm {
@@ -316,6 +323,113 @@ impl StoreWriter {
                 })
             }
         }
+    }
+
+    /// Runs a transaction: checks every key and value, evaluates the
+    /// comparisons, then applies the chosen branch in order at one new
+    /// revision (none when it changes nothing).
+    fn run_txn(
+        &self,
+        txn: Txn,
+        rev: &mut u64,
+        overlay: &mut HashMap<Arc<str>, Option<Entry>>,
+        changes: &mut Vec<Change>,
+    ) -> Result<Outcome> {
+        let limits = &self.shared.limits;
+        for (i, compare) in txn.compare.iter().enumerate() {
+            limits
+                .check_key(&compare.key)
+                .map_err(|e| CoreError::InvalidTxn(format!("compare[{i}]: {e}")))?;
+        }
+        for (branch, ops) in [("success", &txn.success), ("failure", &txn.failure)] {
+            let mut changed = std::collections::HashSet::new();
+            for (i, op) in ops.iter().enumerate() {
+                limits
+                    .check_key(op.key())
+                    .map_err(|e| CoreError::InvalidTxn(format!("{branch}[{i}]: {e}")))?;
+                if let TxnOp::Put { value, .. } = op {
+                    limits.check_value(value)?;
+                }
+                if op.mutates() && !changed.insert(op.key()) {
+                    return Err(CoreError::InvalidTxn(format!(
+                        "{branch}[{i}]: key {:?} is changed twice in one transaction",
+                        op.key()
+                    )));
+                }
+            }
+        }
+        let current = |overlay: &HashMap<Arc<str>, Option<Entry>>, key: &str| match overlay.get(key)
+        {
+            Some(state) => state.clone(),
+            None => self.shared.get(key),
+        };
+        let succeeded = txn
+            .compare
+            .iter()
+            .all(|c| c.holds(current(overlay, &c.key).as_ref()));
+        let ops = if succeeded { txn.success } else { txn.failure };
+        let next = *rev + 1;
+        let mut results = Vec::with_capacity(ops.len());
+        let mut changed = false;
+        for op in ops {
+            match op {
+                TxnOp::Put {
+                    key,
+                    value,
+                    content_type,
+                } => {
+                    let prev = current(overlay, &key);
+                    let entry = Entry {
+                        value: value.into(),
+                        create_rev: prev.as_ref().map_or(next, |e| e.create_rev),
+                        mod_rev: next,
+                        version: prev.as_ref().map_or(1, |e| e.version + 1),
+                        content_type,
+                    };
+                    let key: Arc<str> = key.into();
+                    overlay.insert(Arc::clone(&key), Some(entry.clone()));
+                    results.push(TxnResult::Put {
+                        created: prev.is_none(),
+                    });
+                    changes.push(Change {
+                        rev: next,
+                        key,
+                        kind: ChangeKind::Put(entry),
+                        prev,
+                    });
+                    changed = true;
+                }
+                TxnOp::Delete { key } => {
+                    let prev = current(overlay, &key);
+                    results.push(TxnResult::Delete {
+                        deleted: prev.is_some(),
+                    });
+                    if prev.is_some() {
+                        let key: Arc<str> = key.into();
+                        overlay.insert(Arc::clone(&key), None);
+                        changes.push(Change {
+                            rev: next,
+                            key,
+                            kind: ChangeKind::Remove,
+                            prev,
+                        });
+                        changed = true;
+                    }
+                }
+                TxnOp::Get { key } => {
+                    let entry = current(overlay, &key);
+                    results.push(TxnResult::Get { key, entry });
+                }
+            }
+        }
+        if changed {
+            *rev = next;
+        }
+        Ok(Outcome::Txn {
+            rev: *rev,
+            succeeded,
+            results,
+        })
     }
 
     /// Removes every key under `prefix` at one new revision: the keys in the

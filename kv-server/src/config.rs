@@ -146,6 +146,10 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_LIST_MAX_BYTES", default_value = "4194304")]
     pub list_max_bytes: usize,
 
+    /// Most comparisons plus operations in one transaction.
+    #[structopt(long, env = "KVSTORE_MAX_TXN_OPS", default_value = "128")]
+    pub max_txn_ops: usize,
+
     /// A maintenance command instead of serving.
     #[structopt(subcommand)]
     pub command: Option<ServerCommand>,
@@ -194,6 +198,7 @@ impl Default for Config {
             nats_subject_prefix: String::new(),
             nats_stream: None,
             list_max_bytes: DEFAULT_LIST_MAX_BYTES,
+            max_txn_ops: kv_core::api::DEFAULT_MAX_TXN_OPS,
             command: None,
         }
     }
@@ -303,6 +308,7 @@ mod tests {
         assert_eq!(defaults.watch_buffer, constants.watch_buffer);
         assert_eq!(defaults.watch_heartbeat_ms, constants.watch_heartbeat_ms);
         assert_eq!(defaults.list_max_bytes, constants.list_max_bytes);
+        assert_eq!(defaults.max_txn_ops, constants.max_txn_ops);
     }
 
     #[test]

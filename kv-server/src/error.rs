@@ -93,6 +93,7 @@ impl From<CoreError> for ServerError {
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::EmptyKey | CoreError::KeyTooLong { .. } => ServerError::InvalidKey(e),
+            CoreError::InvalidTxn(message) => ServerError::BadRequest(message),
             CoreError::ValueTooLarge { .. } => ServerError::PayloadTooLarge(e.to_string()),
             CoreError::ConditionFailed { mod_rev, rev } => {
                 ServerError::ConditionFailed { mod_rev, rev }

@@ -18,6 +18,7 @@
 //!   backup and restore.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
+//! - [`txn_routes`]: `POST /v1/txn`, transactions.
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
 //! - [`body_stream`]: streamed response bodies fed by a blocking thread.
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
@@ -35,6 +36,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod txn_routes;
 pub mod watch;
 
 pub use commit_log::CommitLog;

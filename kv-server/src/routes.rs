@@ -6,7 +6,7 @@ use actix_web::HttpRequest;
 
 use crate::config::Config;
 use crate::error::ServerError;
-use crate::{handlers, kv_routes, list_routes, watch};
+use crate::{handlers, kv_routes, list_routes, txn_routes, watch};
 
 /// Registers every route, the body limits and the JSON error mapping.
 pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
@@ -54,6 +54,11 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
             .route(web::put().to(kv_routes::put))
             .route(web::delete().to(kv_routes::delete))
             .default_service(web::to(|| method_not_allowed("GET, PUT, DELETE"))),
+    )
+    .service(
+        web::resource("/v1/txn")
+            .route(web::post().to(txn_routes::txn))
+            .default_service(web::to(|| method_not_allowed("POST"))),
     )
     .service(
         web::resource("/v1/watch")

@@ -9,6 +9,7 @@ use kv_core::api::{
 };
 use kv_core::command::Condition;
 use kv_core::listing::{ListPage, ListQuery};
+use kv_core::txn::{Txn, TxnResult};
 use kv_core::{Command, Entry, Outcome, Store};
 use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
 use log::{info, warn};
@@ -31,6 +32,7 @@ pub struct AppState {
     feed: Arc<dyn Feed>,
     watch: WatchSettings,
     list_max_bytes: usize,
+    max_txn_ops: usize,
     /// Turns `true` when the server starts shutting down; watch streams
     /// end on it so that they do not hold the shutdown up.
     stopping: tokio::sync::watch::Sender<bool>,
@@ -104,6 +106,7 @@ impl AppState {
             },
             stopping: tokio::sync::watch::Sender::new(false),
             list_max_bytes: config.list_max_bytes,
+            max_txn_ops: config.max_txn_ops,
         })
     }
 
@@ -237,6 +240,28 @@ impl AppState {
             }),
             other => Err(mismatch(&other)),
         }
+    }
+
+    /// `POST /v1/txn`: runs a transaction; returns its revision, whether the
+    /// comparisons held, and the results of the branch that ran.
+    ///
+    /// # Errors
+    ///
+    /// An invalid key, value or transaction, or it could not be committed.
+    pub async fn txn(&self, txn: Txn) -> Result<(u64, bool, Vec<TxnResult>), ServerError> {
+        match self.pipeline.submit(Command::Txn(txn)).await? {
+            Outcome::Txn {
+                rev,
+                succeeded,
+                results,
+            } => Ok((rev, succeeded, results)),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    /// Most comparisons plus operations in one transaction.
+    pub fn max_txn_ops(&self) -> usize {
+        self.max_txn_ops
     }
 
     /// The key and value limits.
