@@ -60,13 +60,41 @@ pub enum CliCommand {
         #[structopt(long)]
         content_type: Option<String>,
     },
-    /// Delete KEY through the /v1 API (exit 1 if it does not exist).
+    /// Delete KEY through the /v1 API (exit 1 if it does not exist), or
+    /// every key under --prefix.
     Del {
-        /// The key.
-        key: String,
+        /// The key (omit with --prefix).
+        #[structopt(required_unless = "prefix")]
+        key: Option<String>,
         /// Only if the key's last write was at this revision.
-        #[structopt(long)]
+        #[structopt(long, conflicts_with = "prefix")]
         if_rev: Option<u64>,
+        /// Delete every key starting with this (all keys with --all).
+        #[structopt(long)]
+        prefix: Option<String>,
+        /// With an empty --prefix: really delete every key.
+        #[structopt(long)]
+        all: bool,
+    },
+    /// List keys in order (following the server's pages to the end): one
+    /// `KEY<TAB>VALUE` per line, or keys alone with --keys-only.
+    List {
+        /// Only keys starting with this.
+        #[structopt(long, default_value = "")]
+        prefix: String,
+        /// Print keys only.
+        #[structopt(long)]
+        keys_only: bool,
+        /// Stop after this many keys.
+        #[structopt(long)]
+        limit: Option<usize>,
+    },
+    /// Run a transaction given as JSON in FILE (`-` for stdin); exit 0 when
+    /// its comparisons held, 7 when the failure branch ran.
+    Txn {
+        /// The JSON file, or `-`.
+        #[structopt(parse(from_os_str))]
+        file: std::path::PathBuf,
     },
     /// Store VAL under KEY.
     Set {

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use kv_core::address::ServerAddr;
 use kv_core::api::{
-    key_path, DeleteResponse, ErrorBody, ErrorDetail, GetResponse, HealthResponse, KvEntry,
-    PutResponse, RmRequest, RmResponse, SetRequest, SetResponse,
+    key_path, DeletePrefixResponse, DeleteResponse, ErrorBody, ErrorDetail, GetResponse,
+    HealthResponse, KvEntry, ListResponse, PutResponse, RmRequest, RmResponse, SetRequest,
+    SetResponse, TxnResponse,
 };
 use kv_core::command::Condition;
 use serde::de::DeserializeOwned;
@@ -199,6 +200,58 @@ impl KvClient {
             None => request,
         };
         not_found_as_none(decode(&url, request.call()))
+    }
+
+    /// `GET /v1/kv?prefix=`: one page of keys after `start_after`, in
+    /// order; follow `next` for the rest.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: Option<usize>,
+        keys_only: bool,
+    ) -> Result<ListResponse> {
+        let url = self.url("/v1/kv");
+        let mut request = self.agent.get(&url).query("prefix", prefix);
+        if let Some(after) = start_after {
+            request = request.query("start_after", after);
+        }
+        if let Some(limit) = limit {
+            request = request.query("limit", limit.to_string());
+        }
+        if keys_only {
+            request = request.query("keys_only", "true");
+        }
+        decode(&url, request.call())
+    }
+
+    /// `DELETE /v1/kv?prefix=`: removes every key under `prefix` (`all`
+    /// is required for an empty prefix).
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn delete_prefix(&self, prefix: &str, all: bool) -> Result<DeletePrefixResponse> {
+        let url = self.url("/v1/kv");
+        let mut request = self.agent.delete(&url).query("prefix", prefix);
+        if all {
+            request = request.query("all", "true");
+        }
+        decode(&url, request.call())
+    }
+
+    /// `POST /v1/txn` with a transaction given as JSON.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub fn txn(&self, txn: &serde_json::Value) -> Result<TxnResponse> {
+        let url = self.url("/v1/txn");
+        decode(&url, self.agent.post(&url).send_json(txn))
     }
 
     /// `GET /v1/watch`: a stream of changes from revision `from`

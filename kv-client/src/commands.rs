@@ -13,6 +13,7 @@ use crate::cli::{Cli, CliCommand};
 use crate::client::KvClient;
 use crate::error::ClientError;
 use crate::subscribe::{self, SubFilter};
+use kv_core::api::MAX_LIST_LIMIT;
 use kv_core::command::Condition;
 use kv_pubsub::nats::NatsConfig;
 
@@ -108,7 +109,25 @@ fn execute(
             }
             Ok(EXIT_OK)
         }
-        CliCommand::Del { key, if_rev } => {
+        CliCommand::Del {
+            prefix: Some(prefix),
+            all,
+            ..
+        } => {
+            let answer = client.delete_prefix(&prefix, all)?;
+            if json {
+                print_json(out, &answer)?;
+            } else {
+                writeln!(
+                    out,
+                    "deleted {} keys (revision {})",
+                    answer.deleted, answer.rev
+                )?;
+            }
+            Ok(EXIT_OK)
+        }
+        CliCommand::Del { key, if_rev, .. } => {
+            let key = key.unwrap_or_default();
             let condition = if_rev.map_or(Condition::Always, Condition::ModRev);
             let Some(answer) = client.delete(&key, condition)? else {
                 return Ok(found_or_not(false, &key, err)?);
@@ -119,6 +138,56 @@ fn execute(
                 writeln!(out, "OK (revision {})", answer.rev)?;
             }
             Ok(EXIT_OK)
+        }
+        CliCommand::List {
+            prefix,
+            keys_only,
+            limit,
+        } => {
+            let mut printed = 0;
+            let mut start_after: Option<String> = None;
+            loop {
+                let page_limit = limit.map(|l| (l - printed).clamp(1, MAX_LIST_LIMIT));
+                let page = client.list(&prefix, start_after.as_deref(), page_limit, keys_only)?;
+                for entry in &page.entries {
+                    if json {
+                        print_json(out, entry)?;
+                    } else if keys_only {
+                        writeln!(out, "{}", entry.key)?;
+                    } else {
+                        let value = entry.value.as_deref().unwrap_or_default();
+                        writeln!(out, "{}\t{value}", entry.key)?;
+                    }
+                    printed += 1;
+                }
+                match page.next {
+                    Some(next) if limit.is_none_or(|l| printed < l) => start_after = Some(next),
+                    _ => break,
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        CliCommand::Txn { file } => {
+            let text = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                text
+            } else {
+                fs::read_to_string(&file)?
+            };
+            let txn: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} is not JSON: {e}", file.display()),
+                )
+            })?;
+            let answer = client.txn(&txn)?;
+            print_json(out, &answer)?;
+            Ok(if answer.succeeded {
+                EXIT_OK
+            } else {
+                EXIT_CONDITION_FAILED
+            })
         }
         CliCommand::Get { key, .. } => {
             let answer = client.get(&key)?;

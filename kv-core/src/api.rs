@@ -277,9 +277,19 @@ pub struct TxnOpResult {
     /// For a delete: `{"deleted": bool}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete: Option<TxnDeleteResult>,
-    /// For a get: the entry, or `null` when the key does not exist.
+    /// For a get: whether the key exists, and its entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub get: Option<Option<KvEntry>>,
+    pub get: Option<TxnGetResult>,
+}
+
+/// The result of a get in a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnGetResult {
+    /// Whether the key exists.
+    pub found: bool,
+    /// Its entry, when it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<KvEntry>,
 }
 
 /// The result of a put in a transaction.

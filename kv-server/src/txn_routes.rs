@@ -16,7 +16,9 @@
 
 use actix_web::web::{Data, Json};
 use base64::Engine as _;
-use kv_core::api::{KvEntry, TxnDeleteResult, TxnOpResult, TxnPutResult, TxnResponse};
+use kv_core::api::{
+    KvEntry, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse,
+};
 use kv_core::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp, TxnResult};
 use serde_json::{Map, Value};
 
@@ -42,19 +44,22 @@ pub async fn txn(
                 ..TxnOpResult::default()
             },
             TxnResult::Get { key, entry } => TxnOpResult {
-                get: Some(entry.map(|entry| {
-                    let (value, encoding) = KvEntry::encode_value(&entry.value);
-                    KvEntry {
-                        key,
-                        value,
-                        encoding,
-                        content_type: entry.content_type.as_deref().map(str::to_owned),
-                        create_rev: entry.create_rev,
-                        mod_rev: entry.mod_rev,
-                        version: entry.version,
-                        rev,
-                    }
-                })),
+                get: Some(TxnGetResult {
+                    found: entry.is_some(),
+                    entry: entry.map(|entry| {
+                        let (value, encoding) = KvEntry::encode_value(&entry.value);
+                        KvEntry {
+                            key,
+                            value,
+                            encoding,
+                            content_type: entry.content_type.as_deref().map(str::to_owned),
+                            create_rev: entry.create_rev,
+                            mod_rev: entry.mod_rev,
+                            version: entry.version,
+                            rev,
+                        }
+                    }),
+                }),
                 ..TxnOpResult::default()
             },
         })
