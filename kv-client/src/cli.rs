@@ -59,6 +59,9 @@ pub enum CliCommand {
         /// The value's media type, returned by GET.
         #[structopt(long)]
         content_type: Option<String>,
+        /// Time to live: 1500ms, 30s, 5m, 2h, 1d.
+        #[structopt(long)]
+        ttl: Option<String>,
     },
     /// Delete KEY through the /v1 API (exit 1 if it does not exist), or
     /// every key under --prefix.

@@ -73,6 +73,7 @@ impl KvClient {
         let body = SetRequest {
             key: key.to_owned(),
             val: val.to_owned(),
+            ttl: None,
         };
         decode(&url, self.agent.post(&url).send_json(&body))
     }
@@ -145,7 +146,8 @@ impl KvClient {
     }
 
     /// `PUT /v1/kv/{key}`: stores `value` (any bytes) with an optional
-    /// content type, if `condition` holds.
+    /// content type and time to live (`30s`, `1500ms`, …), if `condition`
+    /// holds.
     ///
     /// # Errors
     ///
@@ -156,10 +158,14 @@ impl KvClient {
         key: &str,
         value: &[u8],
         content_type: Option<&str>,
+        ttl: Option<&str>,
         condition: Condition,
     ) -> Result<PutResponse> {
         let url = self.url(&key_path(key));
         let mut request = self.agent.put(&url);
+        if let Some(ttl) = ttl {
+            request = request.query("ttl", ttl);
+        }
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }

@@ -87,6 +87,7 @@ fn execute(
             if_rev,
             create,
             content_type,
+            ttl,
         } => {
             let value = match value.as_deref() {
                 None | Some("-") => {
@@ -101,7 +102,13 @@ fn execute(
                 (None, true) => Condition::Absent,
                 (None, false) => Condition::Always,
             };
-            let answer = client.put(&key, &value, content_type.as_deref(), condition)?;
+            let answer = client.put(
+                &key,
+                &value,
+                content_type.as_deref(),
+                ttl.as_deref(),
+                condition,
+            )?;
             if json {
                 print_json(out, &answer)?;
             } else {

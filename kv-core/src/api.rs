@@ -14,6 +14,70 @@ pub struct SetRequest {
     pub key: String,
     /// The value to store.
     pub val: String,
+    /// Optional time to live: seconds, or a duration such as `"1500ms"`,
+    /// `"30s"`, `"5m"`, `"2h"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Ttl>,
+}
+
+/// A time to live as JSON carries it: a number of seconds or a duration
+/// string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Ttl {
+    /// Seconds.
+    Seconds(u64),
+    /// A duration such as `"1500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`.
+    Text(String),
+}
+
+impl Ttl {
+    /// The duration.
+    ///
+    /// # Errors
+    ///
+    /// A malformed or zero duration, as a message.
+    pub fn duration(&self) -> Result<std::time::Duration, String> {
+        match self {
+            Ttl::Seconds(0) => Err("ttl must be more than zero".into()),
+            Ttl::Seconds(s) => Ok(std::time::Duration::from_secs(*s)),
+            Ttl::Text(text) => parse_ttl(text),
+        }
+    }
+}
+
+/// Parses a time to live: `1500ms`, `30s`, `5m`, `2h`, `1d`, or a bare
+/// number of seconds.
+///
+/// # Errors
+///
+/// A malformed or zero duration, as a message.
+pub fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("ttl {text:?} is not a duration such as 30s, 1500ms, 5m, 2h"))?;
+    let millis = match unit {
+        "ms" => Some(number),
+        "" | "s" => number.checked_mul(1000),
+        "m" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        "d" => number.checked_mul(86_400_000),
+        _ => {
+            return Err(format!(
+                "ttl {text:?} has an unknown unit; use ms, s, m, h or d"
+            ))
+        }
+    }
+    .ok_or_else(|| format!("ttl {text:?} is too long"))?;
+    if millis == 0 {
+        return Err("ttl must be more than zero".into());
+    }
+    Ok(std::time::Duration::from_millis(millis))
 }
 
 /// Answer to `POST /set` (status 201).
@@ -172,6 +236,9 @@ pub struct KvEntry {
     pub mod_rev: u64,
     /// Writes since creation.
     pub version: u64,
+    /// When the key expires, in milliseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
     /// The store revision when it was read.
     pub rev: u64,
 }
@@ -390,6 +457,28 @@ mod tests {
     }
 
     #[test]
+    fn ttls_parse_with_units() {
+        use std::time::Duration;
+        assert_eq!(parse_ttl("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_ttl("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_ttl("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_ttl("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_ttl("2h"), Ok(Duration::from_secs(7200)));
+        for bad in ["", "0s", "ms", "10x", "-5s", "99999999999999999999d"] {
+            assert!(parse_ttl(bad).is_err(), "{bad:?}");
+        }
+        let body: SetRequest =
+            serde_json::from_str(r#"{"key":"k","val":"v","ttl":"2s"}"#).expect("parses");
+        assert_eq!(
+            body.ttl.map(|t| t.duration()),
+            Some(Ok(Duration::from_secs(2)))
+        );
+        let body: SetRequest =
+            serde_json::from_str(r#"{"key":"k","val":"v","ttl":3}"#).expect("parses");
+        assert_eq!(body.ttl, Some(Ttl::Seconds(3)));
+    }
+
+    #[test]
     fn values_that_are_not_utf8_travel_as_base64() {
         let (text, encoding) = KvEntry::encode_value(b"plain");
         assert_eq!((text.as_str(), encoding.as_str()), ("plain", "utf8"));
@@ -403,6 +492,7 @@ mod tests {
             create_rev: 1,
             mod_rev: 1,
             version: 1,
+            expires_at: None,
             rev: 1,
         };
         assert_eq!(entry.value_bytes(), Some(vec![0xff, 0, 1]));

@@ -12,7 +12,8 @@
 //! - Log record (one frame per revision): `u64 rev`, `u32` op count, then
 //!   per op a `u8` kind (1 put, 2 remove), `u32` key length, the key; a put
 //!   adds `u64 create_rev`, `u64 version`, `u32` value length, the value,
-//!   and the content type as `u32` length and bytes (empty: none).
+//!   the content type as `u32` length and bytes (empty: none), and `u64`
+//!   expiry in milliseconds since the epoch (0: never).
 //!   `mod_rev` is the record's `rev`. Several ops share a revision when a
 //!   transaction commits them together.
 //! - Snapshot item (one frame each): a `u8` kind, then for a begin (1)
@@ -146,6 +147,8 @@ pub enum LogOp {
         version: u64,
         /// The value's media type, if any.
         content_type: Option<Arc<str>>,
+        /// When the key expires (milliseconds since the epoch), if ever.
+        expires_at: Option<u64>,
     },
     /// The key was removed.
     Remove {
@@ -179,8 +182,10 @@ pub fn encode_changes(changes: &[Change], out: &mut Vec<u8>) {
                         put_u64(buf, entry.version);
                         put_bytes(buf, &entry.value);
                         put_content_type(buf, entry.content_type.as_deref());
+                        put_u64(buf, entry.expires_at.unwrap_or(0));
                     }
-                    ChangeKind::Remove => {
+                    // An expiry is a removal to whoever replays the log.
+                    ChangeKind::Remove | ChangeKind::Expire => {
                         buf.push(OP_REMOVE);
                         put_bytes(buf, change.key.as_bytes());
                     }
@@ -208,6 +213,7 @@ pub fn decode_log_record(payload: &[u8]) -> Result<LogRecord> {
                 version: r.u64()?,
                 value: r.bytes()?.into(),
                 content_type: r.content_type()?,
+                expires_at: r.expiry()?,
             },
             OP_REMOVE => LogOp::Remove { key: r.string()? },
             _ => return Err(CoreError::Malformed("unknown op kind")),
@@ -268,6 +274,7 @@ pub fn encode_snapshot_entry(key: &str, entry: &Entry, out: &mut Vec<u8>) {
         put_u64(buf, entry.version);
         put_bytes(buf, &entry.value);
         put_content_type(buf, entry.content_type.as_deref());
+        put_u64(buf, entry.expires_at.unwrap_or(0));
     });
 }
 
@@ -299,6 +306,7 @@ pub fn decode_snapshot_item(payload: &[u8]) -> Result<SnapshotItem> {
                 version: r.u64()?,
                 value: r.bytes()?.into(),
                 content_type: r.content_type()?,
+                expires_at: r.expiry()?,
             },
         },
         ITEM_END => SnapshotItem::End {
@@ -383,6 +391,10 @@ impl<'a> Reader<'a> {
             .map_err(|_| CoreError::Malformed("content type is not UTF-8"))
     }
 
+    fn expiry(&mut self) -> Result<Option<u64>> {
+        Ok(Some(self.u64()?).filter(|at| *at != 0))
+    }
+
     fn finish(&self) -> Result<()> {
         if self.buf.is_empty() {
             Ok(())
@@ -403,6 +415,7 @@ mod tests {
             mod_rev,
             version,
             content_type: None,
+            expires_at: None,
         }
     }
 
@@ -453,6 +466,7 @@ mod tests {
                     create_rev: 3,
                     version: 2,
                     content_type: Some(Arc::from("image/png")),
+                    expires_at: None,
                 }],
             }
         );

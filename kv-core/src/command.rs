@@ -42,6 +42,8 @@ pub enum Command {
         value: Vec<u8>,
         /// The value's media type, kept with it (raw API).
         content_type: Option<Arc<str>>,
+        /// When the key expires (milliseconds since the epoch), if ever.
+        expires_at: Option<u64>,
         /// Applies only if this holds.
         condition: Condition,
     },
@@ -60,6 +62,14 @@ pub enum Command {
     },
     /// A transaction, committed atomically at one revision.
     Txn(Txn),
+    /// Remove `key` because it expired, if it is still the write at
+    /// `mod_rev` and its deadline has passed.
+    Expire {
+        /// The key.
+        key: String,
+        /// The write whose deadline passed.
+        mod_rev: u64,
+    },
 }
 
 impl Command {
@@ -69,6 +79,7 @@ impl Command {
             key: key.into(),
             value: value.into(),
             content_type: None,
+            expires_at: None,
             condition: Condition::Always,
         }
     }
@@ -84,7 +95,7 @@ impl Command {
     /// The key this command touches (the prefix, for `RmPrefix`).
     pub fn key(&self) -> &str {
         match self {
-            Command::Set { key, .. } | Command::Rm { key, .. } => key,
+            Command::Set { key, .. } | Command::Rm { key, .. } | Command::Expire { key, .. } => key,
             Command::RmPrefix { prefix } => prefix,
             Command::Txn(_) => "",
         }
@@ -94,7 +105,9 @@ impl Command {
     pub fn condition(&self) -> Condition {
         match self {
             Command::Set { condition, .. } | Command::Rm { condition, .. } => *condition,
-            Command::RmPrefix { .. } | Command::Txn(_) => Condition::Always,
+            Command::RmPrefix { .. } | Command::Txn(_) | Command::Expire { .. } => {
+                Condition::Always
+            }
         }
     }
 }
@@ -116,6 +129,14 @@ pub enum Outcome {
         rev: u64,
         /// The entry removed, if the key existed.
         removed: Option<Entry>,
+    },
+    /// An expiry was evaluated.
+    Expire {
+        /// The revision of the removal, or the store revision when the key
+        /// had been rewritten or removed since.
+        rev: u64,
+        /// Whether the key was removed.
+        expired: bool,
     },
     /// A transaction was evaluated.
     Txn {
@@ -144,6 +165,8 @@ pub enum ChangeKind {
     Put(Entry),
     /// The key was removed.
     Remove,
+    /// The key expired and was removed.
+    Expire,
 }
 
 /// One committed change: exactly one per revision.

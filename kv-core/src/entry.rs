@@ -17,9 +17,23 @@ pub struct Entry {
     pub version: u64,
     /// The media type the value was stored with, if any.
     pub content_type: Option<Arc<str>>,
+    /// When the key expires, in milliseconds since the Unix epoch.
+    pub expires_at: Option<u64>,
+}
+
+/// Milliseconds since the Unix epoch, now (0 if the clock is before 1970).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Entry {
+    /// Whether the entry has expired at `now` (milliseconds since the epoch).
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
     /// The value as text, replacing any invalid UTF-8 with U+FFFD.
     ///
     /// The JSON API carries strings; values written through it are always

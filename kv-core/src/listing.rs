@@ -72,6 +72,7 @@ impl Store {
     /// One page of the keys matching `query`, in key order.
     pub fn list(&self, query: &ListQuery) -> ListPage {
         let rev = self.revision();
+        let now = crate::entry::now_ms();
         let limit = query.limit.max(1);
         let mut items: Vec<ListItem> = Vec::new();
         let mut more = false;
@@ -95,7 +96,7 @@ impl Store {
                 if !key.starts_with(query.prefix.as_str()) {
                     break;
                 }
-                if skip_under.is_some_and(|under| key.starts_with(under)) {
+                if skip_under.is_some_and(|under| key.starts_with(under)) || entry.is_expired(now) {
                     continue;
                 }
                 let item = match rolled_up(key, &query.prefix, query.delimiter) {

@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::codec::{LogOp, LogRecord};
 use crate::command::{Change, ChangeKind, Command, Outcome};
-use crate::entry::Entry;
+use crate::entry::{now_ms, Entry};
 use crate::error::{CoreError, Result};
 use crate::limits::Limits;
 use crate::txn::{Txn, TxnOp, TxnResult};
@@ -74,6 +74,11 @@ impl Shared {
 
     fn get(&self, key: &str) -> Option<Entry> {
         self.read_shard(key).get(key).cloned()
+    }
+
+    /// The entry unless it has expired at `now`.
+    fn get_live(&self, key: &str, now: u64) -> Option<Entry> {
+        self.get(key).filter(|e| !e.is_expired(now))
     }
 
     /// Puts `entry` under `key` (only if it is newer than what is there,
@@ -143,7 +148,7 @@ impl Store {
     /// The key fails [`Limits::check_key`].
     pub fn get(&self, key: &str) -> Result<Option<Entry>> {
         self.shared.limits.check_key(key)?;
-        Ok(self.shared.get(key))
+        Ok(self.shared.get_live(key, now_ms()))
     }
 
     /// The revision of the last applied change (0 for an empty history).
@@ -236,8 +241,10 @@ impl StoreWriter {
         let mut batch = Batch::default();
         // Keys touched earlier in this batch and their state after it.
         let mut overlay: HashMap<Arc<str>, Option<Entry>> = HashMap::new();
+        // One clock reading per batch: every command sees the same expiries.
+        let now = now_ms();
         for command in commands {
-            let outcome = self.evaluate(command, &mut rev, &mut overlay, &mut batch.changes);
+            let outcome = self.evaluate(command, now, &mut rev, &mut overlay, &mut batch.changes);
             batch.outcomes.push(outcome);
         }
         batch
@@ -246,15 +253,19 @@ impl StoreWriter {
     fn evaluate(
         &self,
         command: Command,
+        now: u64,
         rev: &mut u64,
         overlay: &mut HashMap<Arc<str>, Option<Entry>>,
         changes: &mut Vec<Change>,
     ) -> Result<Outcome> {
         let command = match command {
             Command::RmPrefix { prefix } => {
-                return Ok(self.remove_prefix(&prefix, rev, overlay, changes))
+                return Ok(self.remove_prefix(&prefix, now, rev, overlay, changes))
             }
-            Command::Txn(txn) => return self.run_txn(txn, rev, overlay, changes),
+            Command::Txn(txn) => return self.run_txn(txn, now, rev, overlay, changes),
+            Command::Expire { key, mod_rev } => {
+                return Ok(self.expire(key, mod_rev, now, rev, overlay, changes))
+            }
             other => other,
         };
         let limits = &self.shared.limits;
@@ -265,7 +276,7 @@ impl StoreWriter {
         let key: Arc<str> = Arc::from(command.key());
         let current = match overlay.get(&key) {
             Some(state) => state.clone(),
-            None => self.shared.get(&key),
+            None => self.shared.get_live(&key, now),
         };
         if !command.condition().holds(current.as_ref()) {
             return Err(CoreError::ConditionFailed {
@@ -277,6 +288,7 @@ impl StoreWriter {
             Command::Set {
                 value,
                 content_type,
+                expires_at,
                 ..
             } => {
                 *rev += 1;
@@ -286,6 +298,7 @@ impl StoreWriter {
                     mod_rev: *rev,
                     version: current.as_ref().map_or(1, |e| e.version + 1),
                     content_type,
+                    expires_at,
                 };
                 overlay.insert(Arc::clone(&key), Some(entry.clone()));
                 changes.push(Change {
@@ -299,7 +312,7 @@ impl StoreWriter {
                     prev: current,
                 })
             }
-            Command::RmPrefix { .. } | Command::Txn(_) => {
+            Command::RmPrefix { .. } | Command::Txn(_) | Command::Expire { .. } => {
                 unreachable!("handled before the key checks")
             }
             Command::Rm { .. } => {
@@ -331,6 +344,7 @@ impl StoreWriter {
     fn run_txn(
         &self,
         txn: Txn,
+        now: u64,
         rev: &mut u64,
         overlay: &mut HashMap<Arc<str>, Option<Entry>>,
         changes: &mut Vec<Change>,
@@ -361,7 +375,7 @@ impl StoreWriter {
         let current = |overlay: &HashMap<Arc<str>, Option<Entry>>, key: &str| match overlay.get(key)
         {
             Some(state) => state.clone(),
-            None => self.shared.get(key),
+            None => self.shared.get_live(key, now),
         };
         let succeeded = txn
             .compare
@@ -377,6 +391,7 @@ impl StoreWriter {
                     key,
                     value,
                     content_type,
+                    expires_at,
                 } => {
                     let prev = current(overlay, &key);
                     let entry = Entry {
@@ -385,6 +400,7 @@ impl StoreWriter {
                         mod_rev: next,
                         version: prev.as_ref().map_or(1, |e| e.version + 1),
                         content_type,
+                        expires_at,
                     };
                     let key: Arc<str> = key.into();
                     overlay.insert(Arc::clone(&key), Some(entry.clone()));
@@ -437,6 +453,7 @@ impl StoreWriter {
     fn remove_prefix(
         &self,
         prefix: &str,
+        now: u64,
         rev: &mut u64,
         overlay: &mut HashMap<Arc<str>, Option<Entry>>,
         changes: &mut Vec<Change>,
@@ -449,7 +466,9 @@ impl StoreWriter {
                     std::ops::Bound::Included(prefix),
                     std::ops::Bound::Unbounded,
                 ))
-                .take_while(|(key, _)| key.starts_with(prefix));
+                .take_while(|(key, _)| key.starts_with(prefix))
+                // Expired keys get their own expire event.
+                .filter(|(_, entry)| !entry.is_expired(now));
             doomed.extend(matching.map(|(key, entry)| (Arc::from(&**key), entry.clone())));
         }
         for (key, state) in overlay.iter() {
@@ -480,6 +499,57 @@ impl StoreWriter {
         Outcome::RmPrefix { rev: *rev, removed }
     }
 
+    /// Removes `key` as expired if it is still the write at `mod_rev` and
+    /// its deadline has passed at `now`.
+    fn expire(
+        &self,
+        key: String,
+        mod_rev: u64,
+        now: u64,
+        rev: &mut u64,
+        overlay: &mut HashMap<Arc<str>, Option<Entry>>,
+        changes: &mut Vec<Change>,
+    ) -> Outcome {
+        let current = match overlay.get(key.as_str()) {
+            Some(state) => state.clone(),
+            None => self.shared.get(&key),
+        };
+        let Some(entry) = current.filter(|e| e.mod_rev == mod_rev && e.is_expired(now)) else {
+            return Outcome::Expire {
+                rev: *rev,
+                expired: false,
+            };
+        };
+        *rev += 1;
+        let key: Arc<str> = key.into();
+        overlay.insert(Arc::clone(&key), None);
+        changes.push(Change {
+            rev: *rev,
+            key,
+            kind: ChangeKind::Expire,
+            prev: Some(entry),
+        });
+        Outcome::Expire {
+            rev: *rev,
+            expired: true,
+        }
+    }
+
+    /// Every key with an expiry: `(expires_at, mod_rev, key)`. The expiry
+    /// scheduler loads this at startup.
+    pub fn expiries(&self) -> Vec<(u64, u64, Arc<str>)> {
+        let mut found = Vec::new();
+        for shard in self.shared.shards.iter() {
+            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+            found.extend(shard.iter().filter_map(|(key, entry)| {
+                entry
+                    .expires_at
+                    .map(|at| (at, entry.mod_rev, Arc::from(&**key)))
+            }));
+        }
+        found
+    }
+
     /// Makes a prepared batch visible to readers and advances the revision.
     ///
     /// The batch must come from [`prepare`](Self::prepare) on this writer with
@@ -494,7 +564,7 @@ impl StoreWriter {
                 ChangeKind::Put(entry) => {
                     self.shared.upsert(&change.key, entry.clone(), false);
                 }
-                ChangeKind::Remove => self.shared.remove(&change.key),
+                ChangeKind::Remove | ChangeKind::Expire => self.shared.remove(&change.key),
             }
         }
         self.shared.revision.store(last.rev, Ordering::Release);
@@ -521,6 +591,7 @@ impl StoreWriter {
                     create_rev,
                     version,
                     content_type,
+                    expires_at,
                 } => {
                     let entry = Entry {
                         value,
@@ -528,6 +599,7 @@ impl StoreWriter {
                         mod_rev: record.rev,
                         version,
                         content_type,
+                        expires_at,
                     };
                     self.load(&key, entry);
                 }
@@ -671,6 +743,7 @@ mod tests {
                 create_rev: 1,
                 version: rev,
                 content_type: None,
+                expires_at: None,
             }],
         };
         let remove = |rev| LogRecord {
@@ -686,6 +759,7 @@ mod tests {
                 mod_rev: 3,
                 version: 3,
                 content_type: None,
+                expires_at: None,
             },
         );
         for record in [put(2, "two"), put(3, "three"), remove(1)] {
@@ -730,11 +804,13 @@ mod tests {
                 key,
                 value,
                 content_type,
+                expires_at,
                 ..
             } => Command::Set {
                 key,
                 value,
                 content_type,
+                expires_at,
                 condition,
             },
             Command::Rm { key, .. } => Command::Rm { key, condition },
@@ -810,6 +886,73 @@ mod tests {
         assert_eq!(store.len(), 1);
         assert!(store.get("q").expect("valid").is_some());
         assert_eq!(store.revision(), 6);
+    }
+
+    #[test]
+    fn expired_keys_read_as_missing_and_expire_once() {
+        let (store, mut writer) = new_store();
+        let past = now_ms() - 1;
+        let with_expiry = |key: &str, at| Command::Set {
+            key: key.into(),
+            value: b"v".to_vec(),
+            content_type: None,
+            expires_at: Some(at),
+            condition: Condition::Always,
+        };
+        commit(
+            &mut writer,
+            vec![
+                with_expiry("old", past),
+                with_expiry("later", past + 3_600_000),
+            ],
+        );
+        assert_eq!(store.get("old"), Ok(None), "an expired value is never read");
+        assert!(store.get("later").expect("valid").is_some());
+        // A set on an expired key starts a new history.
+        let out = commit(
+            &mut writer,
+            vec![Command::Expire {
+                key: "old".into(),
+                mod_rev: 1,
+            }],
+        );
+        assert_eq!(
+            out[0],
+            Ok(Outcome::Expire {
+                rev: 3,
+                expired: true
+            })
+        );
+        let again = commit(
+            &mut writer,
+            vec![Command::Expire {
+                key: "old".into(),
+                mod_rev: 1,
+            }],
+        );
+        assert_eq!(
+            again[0],
+            Ok(Outcome::Expire {
+                rev: 3,
+                expired: false
+            })
+        );
+        // Not yet due: nothing happens.
+        let early = commit(
+            &mut writer,
+            vec![Command::Expire {
+                key: "later".into(),
+                mod_rev: 2,
+            }],
+        );
+        assert_eq!(
+            early[0],
+            Ok(Outcome::Expire {
+                rev: 3,
+                expired: false
+            })
+        );
+        assert_eq!(writer.expiries().len(), 1);
     }
 
     #[test]

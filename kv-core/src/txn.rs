@@ -103,6 +103,8 @@ pub enum TxnOp {
         value: Vec<u8>,
         /// Its media type, if any.
         content_type: Option<Arc<str>>,
+        /// When it expires (milliseconds since the epoch), if ever.
+        expires_at: Option<u64>,
     },
     /// Remove a key if it exists.
     Delete {

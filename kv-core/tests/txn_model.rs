@@ -123,6 +123,7 @@ fn op() -> impl Strategy<Value = TxnOp> {
             key,
             value,
             content_type: None,
+            expires_at: None,
         }),
         key().prop_map(|key| TxnOp::Delete { key }),
         key().prop_map(|key| TxnOp::Get { key }),

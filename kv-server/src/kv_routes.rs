@@ -14,12 +14,14 @@ use std::future::poll_fn;
 use std::pin::Pin;
 
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::web::{Bytes, BytesMut, Data, Payload};
+use actix_web::web::{Bytes, BytesMut, Data, Payload, Query};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_core::Stream;
-use kv_core::api::{key_from_path, KvEntry};
+use kv_core::api::{key_from_path, parse_ttl, KvEntry};
 use kv_core::command::Condition;
+use kv_core::entry::now_ms;
 use kv_core::Entry;
+use serde::Deserialize;
 
 use crate::error::ServerError;
 use crate::handlers::REVISION_HEADER;
@@ -31,6 +33,8 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 pub const CREATE_REVISION_HEADER: &str = "X-Kv-Create-Revision";
 /// Response header: writes to the key since its creation.
 pub const VERSION_HEADER: &str = "X-Kv-Version";
+/// Response header: when the key expires, in milliseconds since the epoch.
+pub const EXPIRES_AT_HEADER: &str = "X-Kv-Expires-At";
 
 /// `GET /v1/kv/{key}`.
 pub async fn get(state: Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ServerError> {
@@ -49,6 +53,7 @@ pub async fn get(state: Data<AppState>, request: HttpRequest) -> Result<HttpResp
             create_rev: entry.create_rev,
             mod_rev: entry.mod_rev,
             version: entry.version,
+            expires_at: entry.expires_at,
             rev,
         }));
     }
@@ -61,13 +66,41 @@ pub async fn get(state: Data<AppState>, request: HttpRequest) -> Result<HttpResp
         .body(Bytes::copy_from_slice(&entry.value)))
 }
 
+/// Query of `PUT /v1/kv/{key}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutParams {
+    /// Time to live: `1500ms`, `30s`, `5m`, `2h`, `1d`, or seconds.
+    ttl: Option<String>,
+    /// Absolute expiry, in milliseconds since the Unix epoch.
+    expires_at: Option<u64>,
+}
+
+impl PutParams {
+    /// The expiry these ask for, if any.
+    fn expires_at(&self) -> Result<Option<u64>, ServerError> {
+        match (&self.ttl, self.expires_at) {
+            (Some(_), Some(_)) => Err(ServerError::BadRequest(
+                "give ttl or expires_at, not both".into(),
+            )),
+            (Some(ttl), None) => {
+                let ttl = parse_ttl(ttl).map_err(ServerError::BadRequest)?;
+                Ok(Some(now_ms().saturating_add(ttl.as_millis() as u64)))
+            }
+            (None, at) => Ok(at),
+        }
+    }
+}
+
 /// `PUT /v1/kv/{key}`: 201 when created, 200 when replaced.
 pub async fn put(
     state: Data<AppState>,
     request: HttpRequest,
+    params: Query<PutParams>,
     payload: Payload,
 ) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;
+    let expires_at = params.expires_at()?;
     let condition = condition(request.headers())?;
     let content_type =
         match request.headers().get(header::CONTENT_TYPE) {
@@ -79,7 +112,13 @@ pub async fn put(
     let limit = state.limits().max_value_bytes;
     let value = read_body(&request, payload, limit).await?;
     let answer = state
-        .put(key, value.to_vec(), content_type.map(Into::into), condition)
+        .put(
+            key,
+            value.to_vec(),
+            content_type.map(Into::into),
+            expires_at,
+            condition,
+        )
         .await?;
     let mut response = if answer.created {
         HttpResponse::Created()
@@ -133,6 +172,9 @@ fn metadata_headers(response: &mut HttpResponseBuilder, entry: &Entry, rev: u64)
         .insert_header((REVISION_HEADER, rev))
         .insert_header((CREATE_REVISION_HEADER, entry.create_rev))
         .insert_header((VERSION_HEADER, entry.version));
+    if let Some(at) = entry.expires_at {
+        response.insert_header((EXPIRES_AT_HEADER, at));
+    }
 }
 
 /// The condition in `If-Match` / `If-None-Match`.

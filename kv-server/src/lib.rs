@@ -13,6 +13,7 @@
 //! - [`handlers`]: thin HTTP handlers: parse, call [`AppState`], answer.
 //! - [`state`]: [`AppState`], the operations the handlers call.
 //! - [`pipeline`]: the single writer thread and its queue.
+//! - [`expiry`]: the scheduler that expires keys on time.
 //! - [`commit_log`]: the seam where the durable log plugs into the pipeline.
 //! - [`storage`]: the data directory, the durable log, recovery, compaction,
 //!   backup and restore.
@@ -28,6 +29,7 @@ pub mod body_stream;
 pub mod commit_log;
 pub mod config;
 pub mod error;
+pub mod expiry;
 pub mod handlers;
 pub mod kv_routes;
 pub mod list_routes;

@@ -11,13 +11,14 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use kv_core::{Command, CoreError, Outcome, StoreWriter};
+use kv_core::{ChangeKind, Command, CoreError, Entry, Outcome, StoreWriter};
 use kv_pubsub::Feed;
 use log::{debug, error, info};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commit_log::CommitLog;
 use crate::error::ServerError;
+use crate::expiry::ExpiryQueue;
 
 /// What a submitter gets back: the command's outcome, or why it failed.
 type Reply = Result<Outcome, ServerError>;
@@ -52,8 +53,8 @@ impl std::fmt::Debug for Message {
 }
 
 impl CommitPipeline {
-    /// Starts the writer thread, which owns `writer` and `log` and publishes
-    /// every applied batch to `feed`.
+    /// Starts the writer thread, which owns `writer` and `log` and hands
+    /// every applied batch `downstream`.
     ///
     /// # Errors
     ///
@@ -61,18 +62,28 @@ impl CommitPipeline {
     pub fn start(
         writer: StoreWriter,
         log: Box<dyn CommitLog>,
-        feed: Arc<dyn Feed>,
+        downstream: Downstream,
         max_batch: usize,
         queue_depth: usize,
     ) -> io::Result<Self> {
         let (queue, receiver) = mpsc::channel(queue_depth.max(1));
         let thread = std::thread::Builder::new()
             .name("kv-writer".into())
-            .spawn(move || write_loop(writer, log, feed, receiver, max_batch.max(1)))?;
+            .spawn(move || write_loop(writer, log, downstream, receiver, max_batch.max(1)))?;
         Ok(Self {
             queue,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Queues `command` from a thread outside the async runtime without
+    /// waiting for its outcome (the expiry scheduler does this). Returns
+    /// `false` once the pipeline has stopped.
+    pub fn submit_detached(&self, command: Command) -> bool {
+        let (reply, _ignored) = oneshot::channel();
+        self.queue
+            .blocking_send(Message::Submit(command, reply))
+            .is_ok()
     }
 
     /// Queues `command` and waits until it is committed (or refused).
@@ -133,10 +144,19 @@ fn stopped() -> ServerError {
     ServerError::Unavailable("the server is shutting down and takes no more writes".into())
 }
 
+/// Where an applied batch goes besides the store.
+#[derive(Debug, Clone)]
+pub struct Downstream {
+    /// The change feed.
+    pub feed: Arc<dyn Feed>,
+    /// The deadlines of writes that expire.
+    pub expiry: Arc<ExpiryQueue>,
+}
+
 fn write_loop(
     mut writer: StoreWriter,
     mut log: Box<dyn CommitLog>,
-    feed: Arc<dyn Feed>,
+    downstream: Downstream,
     mut receiver: mpsc::Receiver<Message>,
     max_batch: usize,
 ) {
@@ -166,7 +186,7 @@ fn write_loop(
             commit(
                 &mut writer,
                 log.as_mut(),
-                feed.as_ref(),
+                &downstream,
                 &mut commands,
                 &mut replies,
             );
@@ -178,7 +198,7 @@ fn write_loop(
     if let Err(e) = log.close() {
         error!("the log could not be synced on shutdown: {e}");
     }
-    feed.close();
+    downstream.feed.close();
     info!("commit pipeline stopped");
 }
 
@@ -186,7 +206,7 @@ fn write_loop(
 fn commit(
     writer: &mut StoreWriter,
     log: &mut dyn CommitLog,
-    feed: &dyn Feed,
+    downstream: &Downstream,
     commands: &mut Vec<Command>,
     replies: &mut Vec<oneshot::Sender<Reply>>,
 ) {
@@ -201,7 +221,18 @@ fn commit(
     } else {
         writer.apply(&batch);
         // Durable and visible: now the feed may carry it.
-        feed.publish(&batch.changes);
+        downstream.feed.publish(&batch.changes);
+        for change in &batch.changes {
+            if let ChangeKind::Put(Entry {
+                expires_at: Some(at),
+                ..
+            }) = &change.kind
+            {
+                downstream
+                    .expiry
+                    .add(*at, change.rev, Arc::clone(&change.key));
+            }
+        }
     }
     for (reply, outcome) in replies.drain(..).zip(batch.outcomes) {
         let answer = match &durable {
@@ -231,8 +262,11 @@ mod tests {
     use kv_pubsub::{in_process, RingLimits};
 
     fn start(writer: StoreWriter, log: Box<dyn CommitLog>) -> CommitPipeline {
-        let feed = in_process(RingLimits::default(), 0);
-        CommitPipeline::start(writer, log, feed, 8, 8).expect("starts")
+        let downstream = Downstream {
+            feed: in_process(RingLimits::default(), 0),
+            expiry: Arc::default(),
+        };
+        CommitPipeline::start(writer, log, downstream, 8, 8).expect("starts")
     }
 
     struct FailingLog;

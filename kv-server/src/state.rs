@@ -8,6 +8,7 @@ use kv_core::api::{
     RmResponse, SetRequest, SetResponse,
 };
 use kv_core::command::Condition;
+use kv_core::entry::now_ms;
 use kv_core::listing::{ListPage, ListQuery};
 use kv_core::txn::{Txn, TxnResult};
 use kv_core::{Command, Entry, Outcome, Store};
@@ -18,7 +19,8 @@ use crate::body_stream::{body_channel, BodyStream};
 use crate::commit_log::{CommitLog, MemoryOnly};
 use crate::config::Config;
 use crate::error::ServerError;
-use crate::pipeline::CommitPipeline;
+use crate::expiry::{ExpiryQueue, ExpiryScheduler};
+use crate::pipeline::{CommitPipeline, Downstream};
 use crate::storage::backup::{copy_consistent, encode_backup};
 use crate::storage::{DataDir, DurableLog, StorageError, StorageStatus};
 
@@ -27,7 +29,8 @@ use crate::storage::{DataDir, DurableLog, StorageError, StorageStatus};
 #[derive(Debug)]
 pub struct AppState {
     store: Store,
-    pipeline: CommitPipeline,
+    pipeline: Arc<CommitPipeline>,
+    expiry: ExpiryScheduler,
     storage: Arc<StorageStatus>,
     feed: Arc<dyn Feed>,
     watch: WatchSettings,
@@ -87,17 +90,33 @@ impl AppState {
             (Box::new(log), status)
         };
         let feed = open_feed(config, store.revision())?;
-        let pipeline = CommitPipeline::start(
-            writer,
-            log,
-            Arc::clone(&feed),
-            config.max_batch,
-            config.queue_depth,
-        )
-        .map_err(StorageError::io("cannot start the writer thread"))?;
+        let expiry = Arc::new(ExpiryQueue::default());
+        for (at, mod_rev, key) in writer.expiries() {
+            expiry.add(at, mod_rev, key);
+        }
+        let downstream = Downstream {
+            feed: Arc::clone(&feed),
+            expiry: Arc::clone(&expiry),
+        };
+        let pipeline = Arc::new(
+            CommitPipeline::start(
+                writer,
+                log,
+                downstream,
+                config.max_batch,
+                config.queue_depth,
+            )
+            .map_err(StorageError::io("cannot start the writer thread"))?,
+        );
+        let submitter = Arc::clone(&pipeline);
+        let expiry = ExpiryScheduler::start(expiry, move |key, mod_rev| {
+            submitter.submit_detached(Command::Expire { key, mod_rev })
+        })
+        .map_err(StorageError::io("cannot start the expiry thread"))?;
         Ok(Self {
             store,
             pipeline,
+            expiry,
             storage,
             feed,
             watch: WatchSettings {
@@ -131,7 +150,20 @@ impl AppState {
     ///
     /// Invalid key or value, or the write could not be committed.
     pub async fn set(&self, request: SetRequest) -> Result<SetResponse, ServerError> {
-        let command = Command::set(request.key, request.val);
+        let expires_at = match &request.ttl {
+            None => None,
+            Some(ttl) => {
+                let ttl = ttl.duration().map_err(ServerError::BadRequest)?;
+                Some(now_ms().saturating_add(ttl.as_millis() as u64))
+            }
+        };
+        let command = Command::Set {
+            key: request.key,
+            value: request.val.into_bytes(),
+            content_type: None,
+            expires_at,
+            condition: Condition::Always,
+        };
         match self.pipeline.submit(command).await? {
             Outcome::Set { rev, prev } => Ok(SetResponse {
                 inserted: true,
@@ -178,12 +210,14 @@ impl AppState {
         key: String,
         value: Vec<u8>,
         content_type: Option<Arc<str>>,
+        expires_at: Option<u64>,
         condition: Condition,
     ) -> Result<PutResponse, ServerError> {
         let command = Command::Set {
             key,
             value,
             content_type,
+            expires_at,
             condition,
         };
         match self.pipeline.submit(command).await? {
@@ -343,6 +377,7 @@ impl AppState {
 
     /// Commits what is queued, syncs the log and stops the writer.
     pub async fn shutdown(&self) {
+        self.expiry.stop();
         self.pipeline.shutdown().await;
     }
 }

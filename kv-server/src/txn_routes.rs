@@ -10,15 +10,16 @@
 //! Targets: `mod_rev`, `create_rev`, `version` (numbers; a missing key
 //! has 0), `value` (a string; `encoding: "base64"` for bytes), `exists`
 //! (a boolean). Ops: `==`, `!=`, `<`, `>`, `<=`, `>=`. Operations: `put`
-//! (`key`, `value`, optional `encoding` and `content_type`), `delete`
+//! (`key`, `value`, optional `encoding`, `content_type` and `ttl`), `delete`
 //! (`key`), `get` (`key`). A malformed entry is 400 naming where it is
 //! (`success[2]: …`).
 
 use actix_web::web::{Data, Json};
 use base64::Engine as _;
 use kv_core::api::{
-    KvEntry, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse,
+    KvEntry, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse,
 };
+use kv_core::entry::now_ms;
 use kv_core::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp, TxnResult};
 use serde_json::{Map, Value};
 
@@ -56,6 +57,7 @@ pub async fn txn(
                             create_rev: entry.create_rev,
                             mod_rev: entry.mod_rev,
                             version: entry.version,
+                            expires_at: entry.expires_at,
                             rev,
                         }
                     }),
@@ -188,7 +190,15 @@ fn parse_op(value: &Value) -> Result<TxnOp, String> {
     };
     match kind {
         "put" => {
-            let body = fields(body, &["key", "value", "encoding", "content_type"])?;
+            let body = fields(body, &["key", "value", "encoding", "content_type", "ttl"])?;
+            let expires_at = match body.get("ttl") {
+                None | Some(Value::Null) => None,
+                Some(ttl) => {
+                    let ttl: Ttl = serde_json::from_value(ttl.clone())
+                        .map_err(|_| "ttl must be seconds or a duration such as \"30s\"")?;
+                    Some(now_ms().saturating_add(ttl.duration()?.as_millis() as u64))
+                }
+            };
             let content_type = match body.get("content_type") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(t)) => Some(t.as_str().into()),
@@ -198,6 +208,7 @@ fn parse_op(value: &Value) -> Result<TxnOp, String> {
                 key: string(body, "key")?.to_owned(),
                 value: bytes(body)?,
                 content_type,
+                expires_at,
             })
         }
         "delete" => Ok(TxnOp::Delete {

@@ -64,7 +64,7 @@ fn commit_all(
                 kv_core::ChangeKind::Put(entry) => {
                     model.insert(change.key.to_string(), entry.value.to_vec());
                 }
-                kv_core::ChangeKind::Remove => {
+                kv_core::ChangeKind::Remove | kv_core::ChangeKind::Expire => {
                     model.remove(&*change.key);
                 }
             }
