@@ -80,6 +80,7 @@ impl Event {
         let (op, val) = match &change.kind {
             ChangeKind::Put(entry) => (Op::Set, Some(Arc::clone(&entry.value))),
             ChangeKind::Remove => (Op::Rm, None),
+            ChangeKind::Expire => (Op::Expire, None),
         };
         let prev = change.prev.as_ref().map(|e| Arc::clone(&e.value));
         Self::new(change.rev, op, Arc::clone(&change.key), val, prev)
@@ -140,6 +141,7 @@ mod tests {
                 mod_rev: 3,
                 version: 2,
                 content_type: None,
+                expires_at: None,
             }),
             prev: Some(Entry {
                 value: Arc::from(&b"old"[..]),
@@ -147,6 +149,7 @@ mod tests {
                 mod_rev: 1,
                 version: 1,
                 content_type: None,
+                expires_at: None,
             }),
         };
         let event = Event::from_change(&change);
