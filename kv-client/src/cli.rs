@@ -136,6 +136,13 @@ pub enum CliCommand {
         #[structopt(long)]
         stream: Option<String>,
     },
+    /// Print a shell completion script: bash, zsh, fish, powershell or
+    /// elvish (for example `client completions bash > /etc/bash_completion.d/client`).
+    Completions {
+        /// The shell.
+        #[structopt(possible_values = &["bash", "zsh", "fish", "powershell", "elvish"])]
+        shell: String,
+    },
     /// Save a consistent backup of the whole store to FILE (restore it with
     /// `server restore --from FILE --data-dir DIR`).
     Backup {
@@ -143,6 +150,14 @@ pub enum CliCommand {
         #[structopt(parse(from_os_str))]
         file: std::path::PathBuf,
     },
+}
+
+/// Writes the completion script for `shell` (one of the names
+/// [`CliCommand::Completions`] accepts) to `out`.
+pub fn completions(shell: &str, mut out: &mut dyn std::io::Write) -> Result<(), String> {
+    let shell: structopt::clap::Shell = shell.parse()?;
+    Cli::clap().gen_completions_to("client", shell, &mut out);
+    Ok(())
 }
 
 /// What parsing the command line produced.

@@ -244,6 +244,11 @@ fn execute(
                 None => subscribe::from_server(client, &filter, from_rev, json, out, err),
             }
         }
+        CliCommand::Completions { shell } => {
+            crate::cli::completions(&shell, out)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            Ok(EXIT_OK)
+        }
         CliCommand::Backup { file } => {
             let (rev, bytes) = backup_to_file(client, &file)?;
             if json {
