@@ -136,6 +136,20 @@ pub enum CliCommand {
         #[structopt(long)]
         stream: Option<String>,
     },
+    /// Write every key (under --prefix) to stdout as NDJSON, one
+    /// `{"key", "value", ...}` object per line, in key order.
+    Export {
+        /// Only keys starting with this.
+        #[structopt(long, default_value = "")]
+        prefix: String,
+    },
+    /// Store every key of an NDJSON export (FILE, or `-` for stdin), in
+    /// transactions of 100.
+    Import {
+        /// The export file, or `-`.
+        #[structopt(parse(from_os_str))]
+        file: std::path::PathBuf,
+    },
     /// Print a shell completion script: bash, zsh, fish, powershell or
     /// elvish (for example `client completions bash > /etc/bash_completion.d/client`).
     Completions {

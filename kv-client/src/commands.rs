@@ -13,6 +13,7 @@ use crate::cli::{Cli, CliCommand};
 use crate::client::KvClient;
 use crate::error::ClientError;
 use crate::subscribe::{self, SubFilter};
+use crate::transfer;
 use kv_core::api::MAX_LIST_LIMIT;
 use kv_core::command::Condition;
 use kv_pubsub::nats::NatsConfig;
@@ -243,6 +244,33 @@ fn execute(
                 }
                 None => subscribe::from_server(client, &filter, from_rev, json, out, err),
             }
+        }
+        CliCommand::Export { prefix } => {
+            let count = transfer::export(client, &prefix, out)?;
+            writeln!(err, "exported {count} keys")?;
+            Ok(EXIT_OK)
+        }
+        CliCommand::Import { file } => {
+            let (stored, expired) = if file.as_os_str() == "-" {
+                transfer::import(client, &mut std::io::stdin().lock())?
+            } else {
+                let file = File::open(&file).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("cannot open {}: {e}", file.display()))
+                })?;
+                transfer::import(client, &mut std::io::BufReader::new(file))?
+            };
+            if json {
+                print_json(
+                    out,
+                    &serde_json::json!({"imported": stored, "expired": expired}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "imported {stored} keys ({expired} already expired, skipped)"
+                )?;
+            }
+            Ok(EXIT_OK)
         }
         CliCommand::Completions { shell } => {
             crate::cli::completions(&shell, out)

@@ -18,7 +18,8 @@
 //! - [`watch`]: reading the watch stream (Server-Sent Events).
 //! - [`cli`]: the command-line options (the only file that uses structopt).
 //! - [`commands`]: runs a parsed command line and prints its result;
-//!   `subscribe` (private) is its `sub` loop.
+//!   `subscribe` (private) is its `sub` loop, `transfer` its export and
+//!   import.
 #![deny(missing_docs)]
 
 pub mod cli;
@@ -26,6 +27,7 @@ pub mod client;
 pub mod commands;
 pub mod error;
 mod subscribe;
+mod transfer;
 pub mod watch;
 
 pub use client::KvClient;

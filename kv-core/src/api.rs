@@ -304,6 +304,28 @@ pub struct ListEntry {
     pub mod_rev: u64,
     /// Writes since creation.
     pub version: u64,
+    /// When the key expires, in milliseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+/// One line of `client export` / `client import` (NDJSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRecord {
+    /// The key.
+    pub key: String,
+    /// The value, written as `encoding` says.
+    pub value: String,
+    /// `utf8` (the default) or `base64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// The media type it was stored with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// When it expires, in milliseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 /// Answer to `GET /v1/kv?prefix=P&start_after=K&limit=N`.

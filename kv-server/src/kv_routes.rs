@@ -108,7 +108,10 @@ pub async fn put(
             Some(value) => Some(value.to_str().map_err(|_| {
                 ServerError::BadRequest("Content-Type must be visible ASCII".into())
             })?),
-        };
+        }
+        // An empty Content-Type is no content type (the log stores it so).
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     let limit = state.limits().max_value_bytes;
     let value = read_body(&request, payload, limit).await?;
     let answer = state

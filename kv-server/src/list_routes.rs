@@ -94,6 +94,7 @@ pub async fn list(
                     create_rev: entry.create_rev,
                     mod_rev: entry.mod_rev,
                     version: entry.version,
+                    expires_at: entry.expires_at,
                 });
             }
         }

@@ -194,8 +194,14 @@ impl AppState {
     ///
     /// Invalid key.
     pub fn entry(&self, key: &str) -> Result<(Option<Entry>, u64), ServerError> {
-        let rev = self.store.revision();
-        Ok((self.store.get(key)?, rev))
+        let entry = self.store.get(key)?;
+        // The writer makes a batch's entries visible before it advances the
+        // revision: never report a revision older than the value returned.
+        let rev = self
+            .store
+            .revision()
+            .max(entry.as_ref().map_or(0, |e| e.mod_rev));
+        Ok((entry, rev))
     }
 
     /// `PUT /v1/kv/{key}`: stores `value` with its content type if

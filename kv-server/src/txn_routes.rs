@@ -10,7 +10,8 @@
 //! Targets: `mod_rev`, `create_rev`, `version` (numbers; a missing key
 //! has 0), `value` (a string; `encoding: "base64"` for bytes), `exists`
 //! (a boolean). Ops: `==`, `!=`, `<`, `>`, `<=`, `>=`. Operations: `put`
-//! (`key`, `value`, optional `encoding`, `content_type` and `ttl`), `delete`
+//! (`key`, `value`, optional `encoding`, `content_type`, and `ttl` or
+//! `expires_at` in ms since the epoch), `delete`
 //! (`key`), `get` (`key`). A malformed entry is 400 naming where it is
 //! (`success[2]: …`).
 
@@ -190,14 +191,29 @@ fn parse_op(value: &Value) -> Result<TxnOp, String> {
     };
     match kind {
         "put" => {
-            let body = fields(body, &["key", "value", "encoding", "content_type", "ttl"])?;
-            let expires_at = match body.get("ttl") {
-                None | Some(Value::Null) => None,
-                Some(ttl) => {
+            let body = fields(
+                body,
+                &[
+                    "key",
+                    "value",
+                    "encoding",
+                    "content_type",
+                    "ttl",
+                    "expires_at",
+                ],
+            )?;
+            let expires_at = match (body.get("ttl"), body.get("expires_at")) {
+                (Some(_), Some(_)) => return Err("give ttl or expires_at, not both".into()),
+                (Some(ttl), None) => {
                     let ttl: Ttl = serde_json::from_value(ttl.clone())
                         .map_err(|_| "ttl must be seconds or a duration such as \"30s\"")?;
                     Some(now_ms().saturating_add(ttl.duration()?.as_millis() as u64))
                 }
+                (None, Some(at)) => Some(
+                    at.as_u64()
+                        .ok_or("expires_at must be milliseconds since the epoch")?,
+                ),
+                (None, None) => None,
             };
             let content_type = match body.get("content_type") {
                 None | Some(Value::Null) => None,

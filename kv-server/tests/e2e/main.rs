@@ -8,6 +8,7 @@ mod crash;
 mod disk_full;
 mod durability;
 mod feed_support;
+mod kv_v1;
 mod lifecycle;
 mod nats_feed;
 mod seed_routes;
