@@ -67,7 +67,7 @@ pub enum CliCommand {
     /// every key under --prefix.
     Del {
         /// The key (omit with --prefix).
-        #[structopt(required_unless = "prefix")]
+        #[structopt(required_unless = "prefix", conflicts_with = "prefix")]
         key: Option<String>,
         /// Only if the key's last write was at this revision.
         #[structopt(long, conflicts_with = "prefix")]

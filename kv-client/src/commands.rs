@@ -154,7 +154,7 @@ fn execute(
         } => {
             let mut printed = 0;
             let mut start_after: Option<String> = None;
-            loop {
+            while limit != Some(0) {
                 let page_limit = limit.map(|l| (l - printed).clamp(1, MAX_LIST_LIMIT));
                 let page = client.list(&prefix, start_after.as_deref(), page_limit, keys_only)?;
                 for entry in &page.entries {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Body of `POST /set`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetRequest {
     /// The key to write.
@@ -23,6 +24,7 @@ pub struct SetRequest {
 /// A time to live as JSON carries it: a number of seconds or a duration
 /// string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Ttl {
     /// Seconds.
@@ -82,6 +84,7 @@ pub fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
 
 /// Answer to `POST /set` (status 201).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetResponse {
     /// Always `true`: the value was stored.
     pub inserted: bool,
@@ -94,6 +97,7 @@ pub struct SetResponse {
 
 /// Query of `GET /get`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetQuery {
     /// The key to read.
     pub key: String,
@@ -101,6 +105,7 @@ pub struct GetQuery {
 
 /// Answer to `GET /get` (status 200, also for a missing key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetResponse {
     /// Whether the key exists.
     pub found: bool,
@@ -113,6 +118,7 @@ pub struct GetResponse {
 
 /// Body of `/rm` (DELETE or POST).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RmRequest {
     /// The key to remove.
@@ -121,6 +127,7 @@ pub struct RmRequest {
 
 /// Answer to `/rm` (status 200, also for a missing key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RmResponse {
     /// Whether the key existed.
     pub found: bool,
@@ -135,6 +142,7 @@ pub struct RmResponse {
 
 /// Answer to `GET /`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthResponse {
     /// `true` while the server serves requests.
     pub up: bool,
@@ -154,6 +162,7 @@ pub struct HealthResponse {
 /// One committed change, as the watch stream (`GET /v1/watch`) and NATS
 /// carry it. On NATS, `key` and `val` keep the seed's payload fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WatchEvent {
     /// The revision of the change.
     pub rev: u64,
@@ -173,6 +182,7 @@ pub struct WatchEvent {
 /// The `progress` event of the watch stream: everything up to `rev` that
 /// matches the watch has been sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WatchProgress {
     /// The revision the watcher is up to date with.
     pub rev: u64,
@@ -181,6 +191,7 @@ pub struct WatchProgress {
 /// The last event of a watch stream that was cut off because its reader
 /// fell too far behind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WatchCut {
     /// Resume with `from_rev` set to this (nothing before it was skipped).
     pub resume_from_rev: u64,
@@ -220,6 +231,7 @@ pub fn key_from_path(raw_path: &str) -> Option<String> {
 
 /// A key's entry as `GET /v1/kv/{key}` answers it in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KvEntry {
     /// The key.
     pub key: String,
@@ -272,6 +284,7 @@ impl KvEntry {
 
 /// Answer to `PUT /v1/kv/{key}`: 201 when created, 200 when replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PutResponse {
     /// The revision the write was committed at (also the new `ETag`).
     pub rev: u64,
@@ -286,6 +299,7 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 
 /// One key of a listing (`GET /v1/kv?prefix=`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListEntry {
     /// The key.
     pub key: String,
@@ -311,6 +325,7 @@ pub struct ListEntry {
 
 /// One line of `client export` / `client import` (NDJSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExportRecord {
     /// The key.
@@ -330,6 +345,7 @@ pub struct ExportRecord {
 
 /// Answer to `GET /v1/kv?prefix=P&start_after=K&limit=N`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListResponse {
     /// The keys, sorted.
     pub entries: Vec<ListEntry>,
@@ -345,6 +361,7 @@ pub struct ListResponse {
 
 /// Answer to `DELETE /v1/kv?prefix=P`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletePrefixResponse {
     /// How many keys were removed.
     pub deleted: u64,
@@ -359,6 +376,7 @@ pub const DEFAULT_MAX_TXN_OPS: usize = 128;
 /// What one operation of a transaction did, as `POST /v1/txn` answers it:
 /// exactly one of the fields is set.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxnOpResult {
     /// For a put: `{"created": bool}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,6 +391,7 @@ pub struct TxnOpResult {
 
 /// The result of a get in a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxnGetResult {
     /// Whether the key exists.
     pub found: bool,
@@ -383,6 +402,7 @@ pub struct TxnGetResult {
 
 /// The result of a put in a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxnPutResult {
     /// The key did not exist before.
     pub created: bool,
@@ -390,6 +410,7 @@ pub struct TxnPutResult {
 
 /// The result of a delete in a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxnDeleteResult {
     /// The key existed and was removed.
     pub deleted: bool,
@@ -397,6 +418,7 @@ pub struct TxnDeleteResult {
 
 /// Answer to `POST /v1/txn`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxnResponse {
     /// Whether every comparison held (the `success` branch ran).
     pub succeeded: bool,
@@ -409,6 +431,7 @@ pub struct TxnResponse {
 
 /// Answer to `DELETE /v1/kv/{key}` (200; a missing key is 404).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteResponse {
     /// The revision of the removal.
     pub rev: u64,
@@ -416,6 +439,7 @@ pub struct DeleteResponse {
 
 /// The body of every error answer: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -423,6 +447,7 @@ pub struct ErrorBody {
 
 /// A machine-readable code and a human-readable message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, machine-readable code such as `bad_request` or `payload_too_large`.
     pub code: String,

@@ -158,6 +158,8 @@ pub struct Config {
 /// Maintenance commands of the `server` binary.
 #[derive(Debug, Clone, StructOpt)]
 pub enum ServerCommand {
+    /// Print the OpenAPI document of the HTTP API (what GET /openapi.json serves).
+    Openapi,
     /// Build a data directory from a backup (`client backup FILE`). Refuses
     /// a directory that is not empty.
     Restore {

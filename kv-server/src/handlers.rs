@@ -4,7 +4,10 @@
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Query};
 use actix_web::{HttpRequest, HttpResponse};
-use kv_core::api::{GetQuery, GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest};
+use kv_core::api::{
+    ErrorBody, GetQuery, GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest,
+    SetResponse,
+};
 
 use crate::error::ServerError;
 
@@ -13,11 +16,16 @@ pub const REVISION_HEADER: &str = "X-Kv-Revision";
 use crate::state::AppState;
 
 /// `GET /`: the server is up; whether it takes writes; its fsync policy.
+#[utoipa::path(get, path = "/", tag = "seed",
+    responses((status = 200, description = "Up", body = HealthResponse)))]
 pub async fn health(state: Data<AppState>) -> Json<HealthResponse> {
     Json(state.health())
 }
 
 /// `GET /v1/snapshot`: a consistent backup of the whole store, streamed.
+#[utoipa::path(get, path = "/v1/snapshot", tag = "operations",
+    responses((status = 200, description = "A snapshot file; X-Kv-Revision names its revision",
+        content_type = "application/octet-stream")))]
 pub async fn snapshot(state: Data<AppState>) -> Result<HttpResponse, ServerError> {
     let (rev, body) = state.backup().await?;
     Ok(HttpResponse::Ok()
@@ -31,6 +39,11 @@ pub async fn snapshot(state: Data<AppState>) -> Result<HttpResponse, ServerError
 }
 
 /// `POST /set` -> 201 `{"inserted", "ejected_val", "rev"}`.
+#[utoipa::path(post, path = "/set", tag = "seed", request_body = SetRequest,
+    responses((status = 201, description = "Stored", body = SetResponse), (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 413, description = "Value too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn set(
     state: Data<AppState>,
     body: Json<SetRequest>,
@@ -40,6 +53,9 @@ pub async fn set(
 }
 
 /// `GET /get?key=` -> 200 `{"found", "inserted_val"}`.
+#[utoipa::path(get, path = "/get", tag = "seed",
+    params(("key" = String, Query, description = "The key")),
+    responses((status = 200, description = "Found or not", body = GetResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn get(
     state: Data<AppState>,
     query: Query<GetQuery>,
@@ -47,12 +63,31 @@ pub async fn get(
     state.get(&query.key).map(Json)
 }
 
-/// `DELETE /rm` or `POST /rm` -> 200 `{"found", "removed", "ejected_val", "rev"}`.
+/// `DELETE /rm` -> 200 `{"found", "removed", "ejected_val", "rev"}`.
+#[utoipa::path(delete, path = "/rm", tag = "seed", request_body = RmRequest,
+    responses((status = 200, description = "Removed or not found", body = RmResponse),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn rm(
     state: Data<AppState>,
     body: Json<RmRequest>,
 ) -> Result<Json<RmResponse>, ServerError> {
     state.rm(body.into_inner()).await.map(Json)
+}
+
+/// `POST /rm`: the same as `DELETE /rm`, for clients that cannot send a
+/// body with DELETE.
+#[utoipa::path(post, path = "/rm", tag = "seed", request_body = RmRequest,
+    responses((status = 200, description = "Removed or not found", body = RmResponse),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 503, description = "Writes refused", body = ErrorBody)))]
+pub async fn rm_by_post(
+    state: Data<AppState>,
+    body: Json<RmRequest>,
+) -> Result<Json<RmResponse>, ServerError> {
+    rm(state, body).await
 }
 
 /// Any unknown route -> 404.

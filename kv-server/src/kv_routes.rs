@@ -17,7 +17,7 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::{Bytes, BytesMut, Data, Payload, Query};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_core::Stream;
-use kv_core::api::{key_from_path, parse_ttl, KvEntry};
+use kv_core::api::{key_from_path, parse_ttl, DeleteResponse, ErrorBody, KvEntry, PutResponse};
 use kv_core::command::Condition;
 use kv_core::entry::now_ms;
 use kv_core::Entry;
@@ -37,6 +37,12 @@ pub const VERSION_HEADER: &str = "X-Kv-Version";
 pub const EXPIRES_AT_HEADER: &str = "X-Kv-Expires-At";
 
 /// `GET /v1/kv/{key}`.
+#[utoipa::path(get, path = "/v1/kv/{key}", tag = "kv", operation_id = "kv_get",
+    params(("key" = String, Path, description = "The key, percent-encoded; may contain /"),
+        ("format" = Option<String>, Query, description = "json for a JSON entry")),
+    responses((status = 200, description = "The value's bytes with its Content-Type, or a JSON entry",
+            body = KvEntry),
+        (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "No such key", body = ErrorBody)))]
 pub async fn get(state: Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;
     let (entry, rev) = state.entry(&key)?;
@@ -93,6 +99,19 @@ impl PutParams {
 }
 
 /// `PUT /v1/kv/{key}`: 201 when created, 200 when replaced.
+#[utoipa::path(put, path = "/v1/kv/{key}", tag = "kv", operation_id = "kv_put",
+    params(("key" = String, Path, description = "The key, percent-encoded; may contain /"),
+        ("ttl" = Option<String>, Query, description = "Time to live: 1500ms, 30s, 5m, 2h, 1d"),
+        ("expires_at" = Option<u64>, Query, description = "Expiry, ms since the epoch"),
+        ("If-Match" = Option<String>, Header, description = "\"<rev>\" or *"),
+        ("If-None-Match" = Option<String>, Header, description = "* to create only")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The value: any bytes; its Content-Type is kept"),
+    responses((status = 201, description = "Created", body = PutResponse),
+        (status = 200, description = "Replaced", body = PutResponse), (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 412, description = "Condition failed", body = ErrorBody),
+        (status = 413, description = "Value too large", body = ErrorBody),
+        (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn put(
     state: Data<AppState>,
     request: HttpRequest,
@@ -135,6 +154,12 @@ pub async fn put(
 }
 
 /// `DELETE /v1/kv/{key}`: 404 when the key does not exist.
+#[utoipa::path(delete, path = "/v1/kv/{key}", tag = "kv", operation_id = "kv_delete",
+    params(("key" = String, Path, description = "The key, percent-encoded; may contain /"),
+        ("If-Match" = Option<String>, Header, description = "\"<rev>\" or *")),
+    responses((status = 200, description = "Deleted", body = DeleteResponse), (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody),
+        (status = 412, description = "Condition failed", body = ErrorBody)))]
 pub async fn delete(
     state: Data<AppState>,
     request: HttpRequest,

@@ -17,6 +17,7 @@
 //! - [`commit_log`]: the seam where the durable log plugs into the pipeline.
 //! - [`storage`]: the data directory, the durable log, recovery, compaction,
 //!   backup and restore.
+//! - [`openapi`]: `GET /openapi.json`, generated from the handlers.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
 //! - [`txn_routes`]: `POST /v1/txn`, transactions.
@@ -33,6 +34,7 @@ pub mod expiry;
 pub mod handlers;
 pub mod kv_routes;
 pub mod list_routes;
+pub mod openapi;
 pub mod pipeline;
 pub mod routes;
 pub mod server;

@@ -3,7 +3,8 @@
 
 use actix_web::web::{Data, Json, Query};
 use kv_core::api::{
-    DeletePrefixResponse, KvEntry, ListEntry, ListResponse, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT,
+    DeletePrefixResponse, ErrorBody, KvEntry, ListEntry, ListResponse, DEFAULT_LIST_LIMIT,
+    MAX_LIST_LIMIT,
 };
 use kv_core::listing::{ListItem, ListQuery};
 use serde::Deserialize;
@@ -42,6 +43,13 @@ pub struct DeletePrefixParams {
 }
 
 /// `GET /v1/kv`.
+#[utoipa::path(get, path = "/v1/kv", tag = "kv",
+    params(("prefix" = Option<String>, Query, description = "Only keys starting with this"),
+        ("start_after" = Option<String>, Query, description = "The previous page's next"),
+        ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
+        ("keys_only" = Option<bool>, Query, description = "Leave values out"),
+        ("delimiter" = Option<String>, Query, description = "List one level, e.g. /")),
+    responses((status = 200, description = "A page of keys", body = ListResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn list(
     state: Data<AppState>,
     params: Query<ListParams>,
@@ -108,6 +116,10 @@ pub async fn list(
 }
 
 /// `DELETE /v1/kv?prefix=P` (or `?all=true`).
+#[utoipa::path(delete, path = "/v1/kv", tag = "kv",
+    params(("prefix" = Option<String>, Query, description = "Remove every key starting with this"),
+        ("all" = Option<bool>, Query, description = "Needed for an empty prefix")),
+    responses((status = 200, description = "Removed", body = DeletePrefixResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn delete_prefix(
     state: Data<AppState>,
     params: Query<DeletePrefixParams>,

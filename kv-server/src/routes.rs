@@ -6,7 +6,22 @@ use actix_web::HttpRequest;
 
 use crate::config::Config;
 use crate::error::ServerError;
-use crate::{handlers, kv_routes, list_routes, txn_routes, watch};
+use crate::{handlers, kv_routes, list_routes, openapi, txn_routes, watch};
+
+/// Every route `configure` registers, with its methods. Tests check it
+/// against the running routes and against `/openapi.json`.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/", &["GET"]),
+    ("/set", &["POST"]),
+    ("/get", &["GET"]),
+    ("/rm", &["DELETE", "POST"]),
+    ("/openapi.json", &["GET"]),
+    ("/v1/snapshot", &["GET"]),
+    ("/v1/kv", &["GET", "DELETE"]),
+    ("/v1/kv/{key}", &["GET", "PUT", "DELETE"]),
+    ("/v1/txn", &["POST"]),
+    ("/v1/watch", &["GET"]),
+];
 
 /// Registers every route, the body limits and the JSON error mapping.
 pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
@@ -34,8 +49,13 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
     .service(
         web::resource("/rm")
             .route(web::delete().to(handlers::rm))
-            .route(web::post().to(handlers::rm))
+            .route(web::post().to(handlers::rm_by_post))
             .default_service(web::to(|| method_not_allowed("DELETE, POST"))),
+    )
+    .service(
+        web::resource("/openapi.json")
+            .route(web::get().to(openapi::openapi_json))
+            .default_service(web::to(|| method_not_allowed("GET"))),
     )
     .service(
         web::resource("/v1/snapshot")

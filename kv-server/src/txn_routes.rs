@@ -18,7 +18,7 @@
 use actix_web::web::{Data, Json};
 use base64::Engine as _;
 use kv_core::api::{
-    KvEntry, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse,
+    ErrorBody, KvEntry, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse,
 };
 use kv_core::entry::now_ms;
 use kv_core::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp, TxnResult};
@@ -28,6 +28,11 @@ use crate::error::ServerError;
 use crate::state::AppState;
 
 /// `POST /v1/txn`.
+#[utoipa::path(post, path = "/v1/txn", tag = "kv",
+    request_body(content = Object, description = "compare, success, failure (see the module docs)"),
+    responses((status = 200, description = "Committed", body = TxnResponse), (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 413, description = "Value too large", body = ErrorBody),
+        (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn txn(
     state: Data<AppState>,
     body: Json<Value>,

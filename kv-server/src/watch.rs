@@ -14,7 +14,7 @@ use std::time::Duration;
 use actix_web::rt::time::{interval_at, Instant};
 use actix_web::web::{Bytes, Data, Query};
 use actix_web::{HttpRequest, HttpResponse};
-use kv_core::api::{WatchCut, WatchProgress};
+use kv_core::api::{ErrorBody, WatchCut, WatchEvent, WatchProgress};
 use kv_pubsub::{Cursor, Event, FeedError, Filter, Op};
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
@@ -45,6 +45,16 @@ pub struct WatchQuery {
 }
 
 /// `GET /v1/watch`.
+#[utoipa::path(get, path = "/v1/watch", tag = "feed",
+    params(("key" = Option<String>, Query, description = "Only this key"),
+        ("prefix" = Option<String>, Query, description = "Only keys with this prefix"),
+        ("ops" = Option<String>, Query, description = "set,rm,expire"),
+        ("prev" = Option<bool>, Query, description = "Add previous values"),
+        ("from_rev" = Option<u64>, Query, description = "Start at this revision"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this revision")),
+    responses((status = 200, description = "Server-Sent Events of WatchEvent", body = WatchEvent,
+            content_type = "text/event-stream"),
+        (status = 400, description = "Bad input", body = ErrorBody), (status = 410, description = "Revision no longer kept", body = ErrorBody)))]
 pub async fn watch(
     state: Data<AppState>,
     query: Query<WatchQuery>,

@@ -25,15 +25,22 @@ fn main() -> ExitCode {
 }
 
 fn serve_or_restore(config: Config) -> anyhow::Result<()> {
-    if let Some(ServerCommand::Restore { from, data_dir }) = &config.command {
-        let info = restore(from, data_dir)?;
-        println!(
-            "restored {} keys at revision {} into {}",
-            info.count,
-            info.end_rev,
-            data_dir.display()
-        );
-        return Ok(());
+    match &config.command {
+        Some(ServerCommand::Restore { from, data_dir }) => {
+            let info = restore(from, data_dir)?;
+            println!(
+                "restored {} keys at revision {} into {}",
+                info.count,
+                info.end_rev,
+                data_dir.display()
+            );
+            return Ok(());
+        }
+        Some(ServerCommand::Openapi) => {
+            println!("{}", kv_server::openapi::document());
+            return Ok(());
+        }
+        None => {}
     }
     // Recovery comes first: the address is printed only once the data is
     // loaded and the server can answer.
