@@ -12,6 +12,7 @@ mod kv_v1;
 mod lifecycle;
 mod nats_feed;
 mod seed_routes;
+mod ttl;
 mod v1_list_txn;
 mod watch;
 
