@@ -256,6 +256,22 @@ pub struct KvEntry {
 }
 
 impl KvEntry {
+    /// The wire form of `entry` under `key`, read at store revision `rev`.
+    pub fn new(key: String, entry: &crate::Entry, rev: u64) -> Self {
+        let (value, encoding) = Self::encode_value(&entry.value);
+        KvEntry {
+            key,
+            value,
+            encoding,
+            content_type: entry.content_type.as_deref().map(str::to_owned),
+            create_rev: entry.create_rev,
+            mod_rev: entry.mod_rev,
+            version: entry.version,
+            expires_at: entry.expires_at,
+            rev,
+        }
+    }
+
     /// The entry for `value`, choosing the encoding.
     pub fn encode_value(value: &[u8]) -> (String, String) {
         use base64::Engine as _;
@@ -341,6 +357,29 @@ pub struct ExportRecord {
     /// When it expires, in milliseconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+}
+
+impl ListEntry {
+    /// The wire form of `entry` under `key`; without the value when
+    /// `keys_only`.
+    pub fn new(key: String, entry: &crate::Entry, keys_only: bool) -> Self {
+        let (value, encoding) = if keys_only {
+            (None, None)
+        } else {
+            let (value, encoding) = KvEntry::encode_value(&entry.value);
+            (Some(value), Some(encoding))
+        };
+        ListEntry {
+            key,
+            value,
+            encoding,
+            content_type: entry.content_type.as_deref().map(str::to_owned),
+            create_rev: entry.create_rev,
+            mod_rev: entry.mod_rev,
+            version: entry.version,
+            expires_at: entry.expires_at,
+        }
+    }
 }
 
 /// Answer to `GET /v1/kv?prefix=P&start_after=K&limit=N`.

@@ -50,18 +50,7 @@ pub async fn get(state: Data<AppState>, request: HttpRequest) -> Result<HttpResp
     let mut response = HttpResponse::Ok();
     metadata_headers(&mut response, &entry, rev);
     if wants_json(&request) {
-        let (value, encoding) = KvEntry::encode_value(&entry.value);
-        return Ok(response.json(KvEntry {
-            key,
-            value,
-            encoding,
-            content_type: entry.content_type.as_deref().map(str::to_owned),
-            create_rev: entry.create_rev,
-            mod_rev: entry.mod_rev,
-            version: entry.version,
-            expires_at: entry.expires_at,
-            rev,
-        }));
+        return Ok(response.json(KvEntry::new(key, &entry, rev)));
     }
     let content_type = entry
         .content_type

@@ -3,8 +3,7 @@
 
 use actix_web::web::{Data, Json, Query};
 use kv_core::api::{
-    DeletePrefixResponse, ErrorBody, KvEntry, ListEntry, ListResponse, DEFAULT_LIST_LIMIT,
-    MAX_LIST_LIMIT,
+    DeletePrefixResponse, ErrorBody, ListEntry, ListResponse, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT,
 };
 use kv_core::listing::{ListItem, ListQuery};
 use serde::Deserialize;
@@ -88,22 +87,7 @@ pub async fn list(
         match item {
             ListItem::Prefix(prefix) => prefixes.push(prefix),
             ListItem::Entry(key, entry) => {
-                let (value, encoding) = if params.keys_only {
-                    (None, None)
-                } else {
-                    let (value, encoding) = KvEntry::encode_value(&entry.value);
-                    (Some(value), Some(encoding))
-                };
-                entries.push(ListEntry {
-                    key: key.into(),
-                    value,
-                    encoding,
-                    content_type: entry.content_type.as_deref().map(str::to_owned),
-                    create_rev: entry.create_rev,
-                    mod_rev: entry.mod_rev,
-                    version: entry.version,
-                    expires_at: entry.expires_at,
-                });
+                entries.push(ListEntry::new(key.into(), &entry, params.keys_only));
             }
         }
     }

@@ -53,20 +53,7 @@ pub async fn txn(
             TxnResult::Get { key, entry } => TxnOpResult {
                 get: Some(TxnGetResult {
                     found: entry.is_some(),
-                    entry: entry.map(|entry| {
-                        let (value, encoding) = KvEntry::encode_value(&entry.value);
-                        KvEntry {
-                            key,
-                            value,
-                            encoding,
-                            content_type: entry.content_type.as_deref().map(str::to_owned),
-                            create_rev: entry.create_rev,
-                            mod_rev: entry.mod_rev,
-                            version: entry.version,
-                            expires_at: entry.expires_at,
-                            rev,
-                        }
-                    }),
+                    entry: entry.map(|entry| KvEntry::new(key, &entry, rev)),
                 }),
                 ..TxnOpResult::default()
             },
