@@ -1,29 +1,14 @@
 //! The real `client` binary against the real `server` binary.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{client, stderr, stdout};
+use std::process::Command;
 
 use kv_testkit::{cargo_bin, TestServer};
 
 fn server() -> TestServer {
     TestServer::start(cargo_bin("server"), &[])
-}
-
-/// Runs `client` with `args` against `host`, in a clean environment.
-fn client(host: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_client"))
-        .args(args)
-        .env_clear()
-        .env("KVSTORE_SERVER_HOST", host)
-        .output()
-        .expect("run client")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]

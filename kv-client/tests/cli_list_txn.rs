@@ -1,9 +1,11 @@
 //! The real `client` binary's `list`, `del --prefix` and `txn` against the
 //! real `server` binary.
 
-use std::io::Write;
+mod common;
+
+use common::{client, client_with_stdin, stderr, stdout};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use kv_testkit::http::{get, post_json};
 use kv_testkit::{cargo_bin, TestServer};
@@ -11,45 +13,6 @@ use serde_json::{json, Value};
 
 fn server() -> TestServer {
     TestServer::start(cargo_bin("server"), &["--fsync", "no"])
-}
-
-fn command(host: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
-    command
-        .args(args)
-        .env_clear()
-        .env("KVSTORE_SERVER_HOST", host);
-    command
-}
-
-/// Runs `client` with `args` against `host`, in a clean environment.
-fn client(host: &str, args: &[&str]) -> Output {
-    command(host, args).output().expect("run client")
-}
-
-/// Runs `client` with `args`, writing `input` to its stdin.
-fn client_with_stdin(host: &str, args: &[&str], input: &str) -> Output {
-    let mut child = command(host, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run client");
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait for client")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Asserts exit 0 with nothing on stderr; returns stdout.

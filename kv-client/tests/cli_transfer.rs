@@ -1,9 +1,10 @@
 //! The real `client` binary's `export`, `import` and `completions` against
 //! the real `server` binary.
 
+mod common;
+
+use common::{assert_exit, client, client_with_stdin, stderr, stdout};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -13,57 +14,6 @@ use serde_json::Value;
 
 fn server() -> TestServer {
     TestServer::start(cargo_bin("server"), &["--in-memory"])
-}
-
-fn command(host: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
-    command
-        .args(args)
-        .env_clear()
-        .env("KVSTORE_SERVER_HOST", host);
-    command
-}
-
-/// Runs `client` with `args` against `host`, in a clean environment, with
-/// an empty stdin.
-fn client(host: &str, args: &[&str]) -> Output {
-    command(host, args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run client")
-}
-
-/// Runs `client` with `input` on its stdin.
-fn client_with_stdin(host: &str, args: &[&str], input: &[u8]) -> Output {
-    let mut child = command(host, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run client");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input).expect("write stdin");
-    drop(stdin);
-    child.wait_with_output().expect("wait for client")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Asserts the exit code, showing stdout and stderr when it differs.
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout: {:?}, stderr: {:?}",
-        String::from_utf8_lossy(&output.stdout),
-        stderr(output)
-    );
 }
 
 /// `put` with extra arguments, which must succeed.

@@ -1,8 +1,10 @@
 //! The real `client` binary's /v1 commands (`put`, `get --meta`,
 //! `get --rev`, `del`) against the real `server` binary.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{assert_exit, client, client_with_stdin, stderr, stdout};
+use std::process::Output;
 
 use base64::Engine as _;
 use kv_core::api::key_path;
@@ -11,54 +13,6 @@ use serde_json::{json, Value};
 
 fn server() -> TestServer {
     TestServer::start(cargo_bin("server"), &["--in-memory"])
-}
-
-fn command(host: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
-    command
-        .args(args)
-        .env_clear()
-        .env("KVSTORE_SERVER_HOST", host);
-    command
-}
-
-/// Runs `client` with `args` against `host`, in a clean environment, with
-/// an empty stdin.
-fn client(host: &str, args: &[&str]) -> Output {
-    command(host, args).output().expect("run client")
-}
-
-/// Runs `client` with `input` on its stdin.
-fn client_with_stdin(host: &str, args: &[&str], input: &[u8]) -> Output {
-    let mut child = command(host, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run client");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input).expect("write stdin");
-    drop(stdin);
-    child.wait_with_output().expect("wait for client")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Asserts the exit code, showing stdout and stderr when it differs.
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout: {:?}, stderr: {:?}",
-        stdout(output),
-        stderr(output)
-    );
 }
 
 /// `get KEY --meta`, which must succeed, parsed.
@@ -171,7 +125,7 @@ fn put_reads_the_value_from_stdin_byte_for_byte() {
 
     // Invalid UTF-8 through `-`, checked on the raw route too.
     let invalid = [b'a', 0xff, 0xfe, 0xc3, 0x28, 0x00, 0x80];
-    let out = client_with_stdin(&host, &["put", "invalid", "-"], &invalid);
+    let out = client_with_stdin(&host, &["put", "invalid", "-"], invalid);
     assert_exit(&out, 0);
     assert!(value_bytes(&meta(&host, "invalid")) == invalid);
     let raw = ureq::get(server.url(&key_path("invalid")))
