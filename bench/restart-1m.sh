@@ -13,7 +13,7 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 start() {
   RUST_LOG=info KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server --data-dir "$work/data" "$@" >"$work/out" 2>"$work/err" &
   pid=$!
-  until grep -q "listening on" "$work/out"; do sleep 0.01; done
+  until grep -q "listening on" "$work/out"; do kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }; sleep 0.05; done
   base=$(sed -n 's/.*listening on //p' "$work/out")
 }
 stop() { kill "$pid"; wait "$pid" || true; pid=; }

@@ -18,7 +18,7 @@ for mode in always everysec no in-memory; do
   if [ "$mode" = in-memory ]; then args=(--in-memory); else args=(--fsync "$mode" --data-dir "$work/data-$mode"); fi
   RUST_LOG=warn KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server "${args[@]}" >"$work/out" &
   pid=$!
-  until grep -q "listening on" "$work/out"; do sleep 0.05; done
+  until grep -q "listening on" "$work/out"; do kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }; sleep 0.05; done
   base=$(sed -n 's/.*listening on //p' "$work/out")
   : >"$work/wrk.log"
   root=$(rate "$base/")

@@ -6,11 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
 cargo build --release --quiet --bin server
-out=$(mktemp)
-RUST_LOG=warn KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server >"$out" &
+work=$(mktemp -d)
+out="$work/out"
+RUST_LOG=warn KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server --data-dir "$work/data" >"$out" &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -f "$out"' EXIT
-until grep -q "listening on" "$out"; do sleep 0.05; done
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+until grep -q "listening on" "$out"; do
+  kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
+  sleep 0.05
+done
 base=$(sed -n 's/.*listening on //p' "$out")
 value=$(head -c 100 /dev/zero | tr '\0' v)
 curl -sf -X POST "$base/set" -H 'content-type: application/json' \

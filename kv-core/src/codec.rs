@@ -32,8 +32,10 @@ use crate::error::{CoreError, Result};
 pub const SEGMENT_MAGIC: [u8; 8] = *b"KVSTLOG\0";
 /// Magic at the start of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"KVSTSNP\0";
-/// The format version written, and the only one read.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version written, and the only one read. Version 2 added the
+/// content type and the expiry to puts and snapshot entries; version 1 was
+/// never released.
+pub const FORMAT_VERSION: u32 = 2;
 /// Length of a file header.
 pub const FILE_HEADER_LEN: usize = 16;
 /// Length of a frame header (length and checksum).
@@ -426,9 +428,13 @@ mod tests {
         assert!(check_file_header(&header, SNAPSHOT_MAGIC).is_err());
         assert!(check_file_header(&header[..10], SEGMENT_MAGIC).is_err());
         let mut future = header;
-        future[8] = 2;
-        let err = check_file_header(&future, SEGMENT_MAGIC).expect_err("version 2");
-        assert!(err.to_string().contains("version 2"), "{err}");
+        future[8] = 3;
+        let err = check_file_header(&future, SEGMENT_MAGIC).expect_err("version 3");
+        assert!(err.to_string().contains("version 3"), "{err}");
+        let mut older = header;
+        older[8] = 1;
+        let err = check_file_header(&older, SEGMENT_MAGIC).expect_err("version 1");
+        assert!(err.to_string().contains("format version 1"), "{err}");
     }
 
     #[test]
