@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use serde_json::Value;
+
 /// An answer: status, selected headers, body text.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -36,14 +38,6 @@ impl Reply {
             .unwrap_or_else(|| panic!("no error.code in {:?}", self.body))
             .to_owned()
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
 }
 
 /// Sends `method url` with an optional content type and body.
@@ -116,4 +110,92 @@ pub fn raw_exchange(addr: SocketAddr, raw: &[u8]) -> String {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// An answer with all of its headers and its body as bytes.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status code.
+    pub status: u16,
+    /// Every header.
+    pub headers: ureq::http::HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// A header's value, if it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON.
+    ///
+    /// # Panics
+    ///
+    /// When it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
+    }
+
+    /// A header holding a number, such as `X-Kv-Revision`.
+    ///
+    /// # Panics
+    ///
+    /// When it is missing or not a number.
+    pub fn number(&self, name: &str) -> u64 {
+        self.header(name)
+            .unwrap_or_else(|| panic!("no {name} header: {:?}", self.headers))
+            .parse()
+            .unwrap_or_else(|e| panic!("{name} is not a number ({e}): {:?}", self.headers))
+    }
+}
+
+/// An agent that returns any status as a value, with a 30 s time limit.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Sends `method url` with `headers` and an optional body, through `agent`.
+///
+/// # Panics
+///
+/// On a transport error.
+pub fn send_with(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Answer {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let result = match body {
+        Some(body) => agent.run(builder.body(body.to_vec()).expect("valid request")),
+        None => agent.run(builder.body(()).expect("valid request")),
+    };
+    let mut response = result.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .expect("read the body");
+    Answer {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body,
+    }
 }

@@ -13,81 +13,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use kv_core::api::key_path;
-use kv_testkit::http::{get, post_json, raw_exchange, request};
+use kv_testkit::http::{agent, get, post_json, raw_exchange, request, send_with, Answer};
 use kv_testkit::TestServer;
 use serde_json::{json, Value};
-use ureq::http::HeaderMap;
 
 use crate::start;
-
-/// An answer with all of its headers and its body as bytes.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
-    }
-
-    /// A header holding a number, such as `X-Kv-Revision`.
-    fn number(&self, name: &str) -> u64 {
-        self.header(name)
-            .unwrap_or_else(|| panic!("no {name} header: {:?}", self.headers))
-            .parse()
-            .unwrap_or_else(|e| panic!("{name} is not a number ({e}): {:?}", self.headers))
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-/// Sends `method url` with `headers` and an optional body, through `agent`.
-fn send_with(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Answer {
-    let mut builder = ureq::http::Request::builder().method(method).uri(url);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let result = match body {
-        Some(body) => agent.run(builder.body(body.to_vec()).expect("valid request")),
-        None => agent.run(builder.body(()).expect("valid request")),
-    };
-    let mut response = result.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_vec()
-        .expect("read the body");
-    Answer {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        body,
-    }
-}
 
 fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Answer {
     send_with(&agent(), method, url, headers, body)

@@ -14,6 +14,7 @@ use kv_client::KvClient;
 use kv_core::api::{key_path, WatchEvent};
 use kv_core::command::Condition;
 use kv_core::entry::now_ms;
+use kv_testkit::http::agent;
 use kv_testkit::{http, Lcg, TestServer};
 use serde_json::{json, Value};
 
@@ -34,14 +35,6 @@ use crate::start;
 const LATE_BOUND_MS: u64 = 100;
 /// How long any wait for the server may take before the test fails.
 const WAIT: Duration = Duration::from_secs(30);
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
 
 /// A key's expiry as the server reports it: the `X-Kv-Expires-At` header of
 /// a plain GET (`header`), or `expires_at` of `?format=json`. `None` when
