@@ -159,6 +159,17 @@ pub struct HealthResponse {
     pub error: Option<String>,
 }
 
+/// Answer to `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProbeResponse {
+    /// `alive`, `ready`, `recovering`, `stopping` or `writes_refused`.
+    pub status: String,
+    /// Why the server is not ready, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// One committed change, as the watch stream (`GET /v1/watch`) and NATS
 /// carry it. On NATS, `key` and `val` keep the seed's payload fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -170,6 +170,7 @@ impl Feed for Hub {
             events: ring.events.len(),
             nats_connected: None,
             nats_skipped: 0,
+            nats_confirmed_rev: None,
         }
     }
 

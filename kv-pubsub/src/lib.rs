@@ -73,6 +73,9 @@ pub struct FeedStats {
     pub nats_connected: Option<bool>,
     /// Revisions NATS missed because an outage outlasted the ring.
     pub nats_skipped: u64,
+    /// The last revision NATS confirmed (flushed while connected), when
+    /// NATS is configured; the publish lag is `last_rev` minus this.
+    pub nats_confirmed_rev: Option<u64>,
 }
 
 /// The default feed: the in-process hub alone.

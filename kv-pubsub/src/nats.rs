@@ -103,6 +103,8 @@ struct Shared {
     /// confirmation only if this did not change while it ran.
     connection_changes: AtomicU64,
     skipped: AtomicU64,
+    /// The last revision confirmed by a flush (or skipped).
+    confirmed_rev: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -145,6 +147,7 @@ impl Feed for NatsFeed {
         FeedStats {
             nats_connected: Some(self.shared.connected.load(Ordering::Relaxed)),
             nats_skipped: self.shared.skipped.load(Ordering::Relaxed),
+            nats_confirmed_rev: Some(self.shared.confirmed_rev.load(Ordering::Relaxed)),
             ..self.hub.stats()
         }
     }
@@ -216,6 +219,12 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
     info!("NATS at {}: publishing changes", config.url);
     let mut stream_ready = config.stream.is_none();
     let mut confirmed = cursor.next_rev();
+    let record = |confirmed: u64| {
+        shared
+            .confirmed_rev
+            .store(confirmed.saturating_sub(1), Ordering::Relaxed);
+    };
+    record(confirmed);
     let mut events = Vec::with_capacity(PUBLISH_BATCH);
     loop {
         events.clear();
@@ -232,6 +241,7 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
                 );
                 let _ = cursor.seek(oldest);
                 confirmed = oldest;
+                record(confirmed);
                 continue;
             }
             Err(e) => {
@@ -278,6 +288,7 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
         match confirmed_by_flush {
             Ok(()) => {
                 confirmed = cursor.next_rev();
+                record(confirmed);
                 shared.connected.store(true, Ordering::Relaxed);
             }
             Err(e) => {

@@ -39,6 +39,19 @@ pub const DEFAULT_WATCH_BUFFER: u64 = 10_000;
 pub const DEFAULT_WATCH_HEARTBEAT_MS: u64 = 5000;
 /// Default most bytes of keys and values in one listing page.
 pub const DEFAULT_LIST_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Default milliseconds a client has to send a request's headers.
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 5000;
+/// Default seconds an idle keep-alive connection stays open.
+pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 5;
+/// Default most connections open at once, over all workers.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 25_000;
+/// Default most bytes of a request's head (request line and headers).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The HTTP layer's own ceiling on a request head: a larger head is refused
+/// (431) before any limit of ours applies, as are more than 96 headers.
+pub const HTTP_HEAD_CEILING_BYTES: usize = 128 * 1024;
+/// Default most watch streams open at once.
+pub const DEFAULT_MAX_WATCHERS: usize = 1024;
 /// Room for the JSON framing and escaping around a value, in bytes.
 pub const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
 
@@ -150,6 +163,64 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_MAX_TXN_OPS", default_value = "128")]
     pub max_txn_ops: usize,
 
+    /// A bearer token with every right on every key (at least 16 bytes).
+    /// With it (or --auth-file), every request must send
+    /// `Authorization: Bearer <token>`.
+    #[structopt(long, env = "KVSTORE_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<Secret>,
+
+    /// A JSON file of bearer tokens, each with read / write / watch rights
+    /// on key prefixes (see the README, Security).
+    #[structopt(long, env = "KVSTORE_AUTH_FILE", parse(from_os_str))]
+    pub auth_file: Option<PathBuf>,
+
+    /// Serve requests without a token on a non-loopback address. Without
+    /// any token the server otherwise refuses to listen beyond loopback
+    /// (protected mode). Also `KVSTORE_INSECURE_NO_AUTH=true`.
+    #[structopt(long)]
+    pub insecure_no_auth: bool,
+
+    /// TLS certificate chain (PEM); with --tls-key, the server speaks HTTPS.
+    #[structopt(
+        long,
+        env = "KVSTORE_TLS_CERT",
+        parse(from_os_str),
+        requires = "tls-key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[structopt(
+        long,
+        env = "KVSTORE_TLS_KEY",
+        parse(from_os_str),
+        requires = "tls-cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Milliseconds a client has to send a request's headers; a slower one
+    /// gets 408 and is disconnected.
+    #[structopt(long, env = "KVSTORE_HEADER_TIMEOUT_MS", default_value = "5000")]
+    pub header_timeout_ms: u64,
+
+    /// Seconds an idle keep-alive connection stays open (0: one request
+    /// per connection).
+    #[structopt(long, env = "KVSTORE_KEEP_ALIVE_SECS", default_value = "5")]
+    pub keep_alive_secs: u64,
+
+    /// Most connections open at once, over all workers; more wait in the
+    /// listen backlog.
+    #[structopt(long, env = "KVSTORE_MAX_CONNECTIONS", default_value = "25000")]
+    pub max_connections: usize,
+
+    /// Most bytes of a request's line and headers; more is 431.
+    #[structopt(long, env = "KVSTORE_MAX_HEADER_BYTES", default_value = "16384")]
+    pub max_header_bytes: usize,
+
+    /// Most watch streams open at once; more get 503.
+    #[structopt(long, env = "KVSTORE_MAX_WATCHERS", default_value = "1024")]
+    pub max_watchers: usize,
+
     /// A maintenance command instead of serving.
     #[structopt(subcommand)]
     pub command: Option<ServerCommand>,
@@ -201,6 +272,16 @@ impl Default for Config {
             nats_stream: None,
             list_max_bytes: DEFAULT_LIST_MAX_BYTES,
             max_txn_ops: kv_core::api::DEFAULT_MAX_TXN_OPS,
+            auth_token: None,
+            auth_file: None,
+            insecure_no_auth: false,
+            tls_cert: None,
+            tls_key: None,
+            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
+            keep_alive_secs: DEFAULT_KEEP_ALIVE_SECS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_watchers: DEFAULT_MAX_WATCHERS,
             command: None,
         }
     }
@@ -208,9 +289,14 @@ impl Default for Config {
 
 impl Config {
     /// Reads flags from the command line and settings from the environment.
-    /// Exits the process with usage help on invalid flags.
+    /// Exits the process (code 2) with a message on invalid flags.
     pub fn from_args() -> Self {
-        <Self as StructOpt>::from_args()
+        let mut config = <Self as StructOpt>::from_args();
+        if let Err(message) = config.read_env_flags() {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
+        config
     }
 
     /// Reads settings from the given arguments (the first is the program name)
@@ -224,7 +310,53 @@ impl Config {
         I: IntoIterator,
         I::Item: Into<std::ffi::OsString> + Clone,
     {
-        <Self as StructOpt>::from_iter_safe(args).map_err(|e| e.message)
+        let mut config = <Self as StructOpt>::from_iter_safe(args).map_err(|e| e.message)?;
+        config.read_env_flags()?;
+        Ok(config)
+    }
+
+    /// Boolean flags that also have an environment variable (clap 2 flags
+    /// take none): `KVSTORE_INSECURE_NO_AUTH`.
+    fn read_env_flags(&mut self) -> Result<(), String> {
+        const NAME: &str = "KVSTORE_INSECURE_NO_AUTH";
+        if let Ok(value) = std::env::var(NAME) {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => self.insecure_no_auth = true,
+                "" | "0" | "false" | "no" | "off" => {}
+                _ => return Err(format!("{NAME} must be true or false, not {value:?}")),
+            }
+        }
+        if self.max_header_bytes > HTTP_HEAD_CEILING_BYTES {
+            return Err(format!(
+                "--max-header-bytes can be at most {HTTP_HEAD_CEILING_BYTES}, the HTTP layer's ceiling"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether requests must carry a bearer token.
+    pub fn auth_configured(&self) -> bool {
+        self.auth_token.is_some() || self.auth_file.is_some()
+    }
+
+    /// Protected mode: why the server must not serve `bound`, if it must
+    /// not. Without a token, only loopback addresses are served, unless the
+    /// operator opted out with --insecure-no-auth.
+    pub fn protected_mode_error(&self, bound: std::net::SocketAddr) -> Option<String> {
+        if self.auth_configured() || self.insecure_no_auth || bound.ip().is_loopback() {
+            return None;
+        }
+        Some(format!(
+            "refusing to serve {bound} without authentication (protected mode): anyone who \
+             can reach it could read and change every key. Set KVSTORE_AUTH_TOKEN (or \
+             --auth-file) to require a bearer token, or listen on 127.0.0.1, or pass \
+             --insecure-no-auth (KVSTORE_INSECURE_NO_AUTH=true) if the network is trusted"
+        ))
+    }
+
+    /// How long a client has to send its request head.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms)
     }
 
     /// The key and value limits.
@@ -283,6 +415,31 @@ impl Config {
     }
 }
 
+/// A secret setting: shown as `<redacted>` in debug output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +468,26 @@ mod tests {
         assert_eq!(defaults.watch_heartbeat_ms, constants.watch_heartbeat_ms);
         assert_eq!(defaults.list_max_bytes, constants.list_max_bytes);
         assert_eq!(defaults.max_txn_ops, constants.max_txn_ops);
+        assert_eq!(defaults.header_timeout_ms, constants.header_timeout_ms);
+        assert_eq!(defaults.keep_alive_secs, constants.keep_alive_secs);
+        assert_eq!(defaults.max_connections, constants.max_connections);
+        assert_eq!(defaults.max_header_bytes, constants.max_header_bytes);
+        assert_eq!(defaults.max_watchers, constants.max_watchers);
+    }
+
+    #[test]
+    fn protected_mode_refuses_open_addresses_without_a_token() {
+        let open: std::net::SocketAddr = "0.0.0.0:8000".parse().unwrap();
+        let loopback: std::net::SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let plain = Config::parse_from(["server"]).expect("no flags");
+        let err = plain.protected_mode_error(open).expect("refused");
+        assert!(err.contains("KVSTORE_AUTH_TOKEN") && err.contains("--insecure-no-auth"));
+        assert_eq!(plain.protected_mode_error(loopback), None);
+        let token = Config::parse_from(["server", "--auth-token", "0123456789abcdef"]).unwrap();
+        assert_eq!(token.protected_mode_error(open), None);
+        assert!(!format!("{token:?}").contains("0123456789abcdef"));
+        let opted_out = Config::parse_from(["server", "--insecure-no-auth"]).unwrap();
+        assert_eq!(opted_out.protected_mode_error(open), None);
     }
 
     #[test]

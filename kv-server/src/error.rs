@@ -24,6 +24,15 @@ pub enum ServerError {
     /// A body whose content type is not the one the route takes (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// No bearer token, or not a valid one, while authentication is on (401).
+    #[error("authentication required: {0}")]
+    Unauthorized(String),
+    /// The token is valid but lacks the right on these keys (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request's headers are over the limit (431).
+    #[error("{0}")]
+    HeadersTooLarge(String),
     /// No such key, where the API answers 404 for it (404).
     #[error("no such key: {0:?}")]
     KeyNotFound(String),
@@ -77,6 +86,9 @@ impl ServerError {
             ServerError::InvalidKey(_) => "invalid_key",
             ServerError::PayloadTooLarge(_) => "payload_too_large",
             ServerError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ServerError::Unauthorized(_) => "unauthorized",
+            ServerError::Forbidden(_) => "forbidden",
+            ServerError::HeadersTooLarge(_) => "headers_too_large",
             ServerError::NotFound(_) => "not_found",
             ServerError::KeyNotFound(_) => "key_not_found",
             ServerError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -109,6 +121,9 @@ impl ResponseError for ServerError {
             ServerError::BadRequest(_) | ServerError::InvalidKey(_) => StatusCode::BAD_REQUEST,
             ServerError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServerError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ServerError::NotFound(_) | ServerError::KeyNotFound(_) => StatusCode::NOT_FOUND,
             ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServerError::Gone { .. } => StatusCode::GONE,
@@ -124,6 +139,9 @@ impl ResponseError for ServerError {
         let mut response = HttpResponse::build(self.status_code());
         if let ServerError::MethodNotAllowed { allow } = self {
             response.insert_header((header::ALLOW, *allow));
+        }
+        if let ServerError::Unauthorized(_) = self {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"kv-store\""));
         }
         response.json(ErrorBody {
             error: ErrorDetail {

@@ -140,14 +140,16 @@ mod tests {
     fn due_deadlines_fire_in_order_and_future_ones_wait() {
         let queue = Arc::new(ExpiryQueue::default());
         let (tx, rx) = mpsc::channel();
-        let scheduler = ExpiryScheduler::start(Arc::clone(&queue), move |key, rev| {
-            tx.send((key, rev)).is_ok()
-        })
-        .expect("starts");
         let now = now_ms();
         queue.add(now + 3_600_000, 9, Arc::from("later"));
         queue.add(now - 5, 2, Arc::from("b"));
         queue.add(now - 10, 1, Arc::from("a"));
+        // Started after the adds: both are due at once, so the order is
+        // the deadlines', not the adds'.
+        let scheduler = ExpiryScheduler::start(Arc::clone(&queue), move |key, rev| {
+            tx.send((key, rev)).is_ok()
+        })
+        .expect("starts");
         let first = rx.recv_timeout(Duration::from_secs(10)).expect("a fires");
         let second = rx.recv_timeout(Duration::from_secs(10)).expect("b fires");
         assert_eq!((first, second), (("a".into(), 1), ("b".into(), 2)));

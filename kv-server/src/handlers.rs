@@ -5,10 +5,11 @@ use actix_web::http::header;
 use actix_web::web::{Data, Json, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use kv_core::api::{
-    ErrorBody, GetQuery, GetResponse, HealthResponse, RmRequest, RmResponse, SetRequest,
-    SetResponse,
+    ErrorBody, GetQuery, GetResponse, HealthResponse, ProbeResponse, RmRequest, RmResponse,
+    SetRequest, SetResponse,
 };
 
+use crate::auth::{Principal, Right};
 use crate::error::ServerError;
 
 /// Response header carrying the store revision an answer reflects.
@@ -22,11 +23,40 @@ pub async fn health(state: Data<AppState>) -> Json<HealthResponse> {
     Json(state.health())
 }
 
+/// `GET /healthz`: the process is alive and serving HTTP (liveness).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = ProbeResponse)))]
+pub async fn healthz() -> Json<ProbeResponse> {
+    Json(ProbeResponse {
+        status: "alive".into(),
+        reason: None,
+    })
+}
+
+/// `GET /readyz`: 200 when the server should get traffic; 503 while it
+/// recovers its data, shuts down, or refuses writes after a disk error.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready", body = ProbeResponse),
+        (status = 503, description = "Not ready, and why", body = ProbeResponse)))]
+pub async fn readyz(state: Data<AppState>) -> HttpResponse {
+    match state.readiness() {
+        Ok(()) => HttpResponse::Ok().json(ProbeResponse {
+            status: "ready".into(),
+            reason: None,
+        }),
+        Err(not_ready) => HttpResponse::ServiceUnavailable().json(not_ready),
+    }
+}
+
 /// `GET /v1/snapshot`: a consistent backup of the whole store, streamed.
 #[utoipa::path(get, path = "/v1/snapshot", tag = "operations",
     responses((status = 200, description = "A snapshot file; X-Kv-Revision names its revision",
         content_type = "application/octet-stream")))]
-pub async fn snapshot(state: Data<AppState>) -> Result<HttpResponse, ServerError> {
+pub async fn snapshot(
+    principal: Principal,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ServerError> {
+    principal.require(Right::Read, "")?;
     let (rev, body) = state.backup().await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
@@ -45,9 +75,11 @@ pub async fn snapshot(state: Data<AppState>) -> Result<HttpResponse, ServerError
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn set(
+    principal: Principal,
     state: Data<AppState>,
     body: Json<SetRequest>,
 ) -> Result<HttpResponse, ServerError> {
+    principal.require(Right::Write, &body.key)?;
     let answer = state.set(body.into_inner()).await?;
     Ok(HttpResponse::Created().json(answer))
 }
@@ -57,9 +89,11 @@ pub async fn set(
     params(("key" = String, Query, description = "The key")),
     responses((status = 200, description = "Found or not", body = GetResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn get(
+    principal: Principal,
     state: Data<AppState>,
     query: Query<GetQuery>,
 ) -> Result<Json<GetResponse>, ServerError> {
+    principal.require(Right::Read, &query.key)?;
     state.get(&query.key).map(Json)
 }
 
@@ -70,9 +104,11 @@ pub async fn get(
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn rm(
+    principal: Principal,
     state: Data<AppState>,
     body: Json<RmRequest>,
 ) -> Result<Json<RmResponse>, ServerError> {
+    principal.require(Right::Write, &body.key)?;
     state.rm(body.into_inner()).await.map(Json)
 }
 
@@ -84,10 +120,11 @@ pub async fn rm(
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn rm_by_post(
+    principal: Principal,
     state: Data<AppState>,
     body: Json<RmRequest>,
 ) -> Result<Json<RmResponse>, ServerError> {
-    rm(state, body).await
+    rm(principal, state, body).await
 }
 
 /// Any unknown route -> 404.

@@ -23,6 +23,7 @@ use kv_core::entry::now_ms;
 use kv_core::Entry;
 use serde::Deserialize;
 
+use crate::auth::{Principal, Right};
 use crate::error::ServerError;
 use crate::handlers::REVISION_HEADER;
 use crate::state::AppState;
@@ -43,8 +44,13 @@ pub const EXPIRES_AT_HEADER: &str = "X-Kv-Expires-At";
     responses((status = 200, description = "The value's bytes with its Content-Type, or a JSON entry",
             body = KvEntry),
         (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "No such key", body = ErrorBody)))]
-pub async fn get(state: Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ServerError> {
+pub async fn get(
+    principal: Principal,
+    state: Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;
+    principal.require(Right::Read, &key)?;
     let (entry, rev) = state.entry(&key)?;
     let entry = entry.ok_or_else(|| ServerError::KeyNotFound(key.clone()))?;
     let mut response = HttpResponse::Ok();
@@ -102,12 +108,14 @@ impl PutParams {
         (status = 413, description = "Value too large", body = ErrorBody),
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn put(
+    principal: Principal,
     state: Data<AppState>,
     request: HttpRequest,
     params: Query<PutParams>,
     payload: Payload,
 ) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;
+    principal.require(Right::Write, &key)?;
     let expires_at = params.expires_at()?;
     let condition = condition(request.headers())?;
     let content_type =
@@ -150,10 +158,12 @@ pub async fn put(
         (status = 404, description = "No such key", body = ErrorBody),
         (status = 412, description = "Condition failed", body = ErrorBody)))]
 pub async fn delete(
+    principal: Principal,
     state: Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;
+    principal.require(Right::Write, &key)?;
     let condition = condition(request.headers())?;
     let answer = state.delete(key, condition).await?;
     Ok(HttpResponse::Ok()

@@ -17,15 +17,21 @@
 //! - [`commit_log`]: the seam where the durable log plugs into the pipeline.
 //! - [`storage`]: the data directory, the durable log, recovery, compaction,
 //!   backup and restore.
+//! - [`metrics`]: `GET /metrics` and the middleware that counts requests.
 //! - [`openapi`]: `GET /openapi.json`, generated from the handlers.
+//! - [`recovering`]: the interim answers (503) while the data loads.
+//! - [`request_head`]: the limit on a request's headers (431).
+//! - [`tls`]: loading the certificate and key for HTTPS.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
 //! - [`txn_routes`]: `POST /v1/txn`, transactions.
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
 //! - [`body_stream`]: streamed response bodies fed by a blocking thread.
+//! - [`auth`]: bearer tokens and their rights on key prefixes.
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod body_stream;
 pub mod commit_log;
 pub mod config;
@@ -34,12 +40,16 @@ pub mod expiry;
 pub mod handlers;
 pub mod kv_routes;
 pub mod list_routes;
+pub mod metrics;
 pub mod openapi;
 pub mod pipeline;
+pub mod recovering;
+pub mod request_head;
 pub mod routes;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod tls;
 pub mod txn_routes;
 pub mod watch;
 

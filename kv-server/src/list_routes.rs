@@ -8,6 +8,7 @@ use kv_core::api::{
 use kv_core::listing::{ListItem, ListQuery};
 use serde::Deserialize;
 
+use crate::auth::{Principal, Right};
 use crate::error::ServerError;
 use crate::state::AppState;
 
@@ -50,10 +51,12 @@ pub struct DeletePrefixParams {
         ("delimiter" = Option<String>, Query, description = "List one level, e.g. /")),
     responses((status = 200, description = "A page of keys", body = ListResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn list(
+    principal: Principal,
     state: Data<AppState>,
     params: Query<ListParams>,
 ) -> Result<Json<ListResponse>, ServerError> {
     let params = params.into_inner();
+    principal.require(Right::Read, &params.prefix)?;
     let limit = params.limit.unwrap_or(DEFAULT_LIST_LIMIT);
     if !(1..=MAX_LIST_LIMIT).contains(&limit) {
         return Err(ServerError::BadRequest(format!(
@@ -105,11 +108,13 @@ pub async fn list(
         ("all" = Option<bool>, Query, description = "Needed for an empty prefix")),
     responses((status = 200, description = "Removed", body = DeletePrefixResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn delete_prefix(
+    principal: Principal,
     state: Data<AppState>,
     params: Query<DeletePrefixParams>,
 ) -> Result<Json<DeletePrefixResponse>, ServerError> {
     let params = params.into_inner();
     let prefix = params.prefix.unwrap_or_default();
+    principal.require(Right::Write, &prefix)?;
     if prefix.is_empty() && !params.all {
         return Err(ServerError::BadRequest(
             "refusing to delete every key: give a non-empty prefix, or all=true".into(),

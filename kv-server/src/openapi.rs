@@ -4,22 +4,48 @@
 use actix_web::HttpResponse;
 use kv_core::api::{
     DeletePrefixResponse, DeleteResponse, ErrorBody, ErrorDetail, GetResponse, HealthResponse,
-    KvEntry, ListEntry, ListResponse, PutResponse, RmRequest, RmResponse, SetRequest, SetResponse,
-    Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse, WatchEvent,
+    KvEntry, ListEntry, ListResponse, ProbeResponse, PutResponse, RmRequest, RmResponse,
+    SetRequest, SetResponse, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult,
+    TxnResponse, WatchEvent,
 };
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
-use crate::{handlers, kv_routes, list_routes, txn_routes, watch};
+use crate::{handlers, kv_routes, list_routes, metrics, txn_routes, watch};
+
+/// Declares the bearer-token scheme every route but the probes uses when
+/// the server has tokens configured.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
 
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "kv-store",
-        description = "A key-value store over HTTP/JSON with a live change feed."
+        description = "A key-value store over HTTP/JSON with a live change feed. When the \
+            server has tokens configured, every route but /healthz and /readyz needs \
+            `Authorization: Bearer <token>`: 401 without a valid token, 403 outside its rights."
     ),
+    modifiers(&BearerAuth),
+    security((), ("bearer" = [])),
     paths(
         handlers::health,
+        handlers::healthz,
+        handlers::readyz,
+        metrics::metrics,
         handlers::set,
         handlers::get,
         handlers::rm,
@@ -41,6 +67,7 @@ use crate::{handlers, kv_routes, list_routes, txn_routes, watch};
         RmRequest,
         RmResponse,
         HealthResponse,
+        ProbeResponse,
         ErrorBody,
         ErrorDetail,
         KvEntry,

@@ -3,15 +3,20 @@
 use actix_web::error::{JsonPayloadError, PayloadError, QueryPayloadError};
 use actix_web::web::{self, JsonConfig, QueryConfig, ServiceConfig};
 use actix_web::HttpRequest;
+use actix_web::Resource;
 
 use crate::config::Config;
 use crate::error::ServerError;
-use crate::{handlers, kv_routes, list_routes, openapi, txn_routes, watch};
+use crate::{handlers, kv_routes, list_routes, metrics, openapi, txn_routes, watch};
 
 /// Every route `configure` registers, with its methods. Tests check it
-/// against the running routes and against `/openapi.json`.
+/// against the running routes and against `/openapi.json`; `/metrics`
+/// labels requests with these paths.
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/", &["GET"]),
+    ("/healthz", &["GET"]),
+    ("/readyz", &["GET"]),
+    ("/metrics", &["GET"]),
     ("/set", &["POST"]),
     ("/get", &["GET"]),
     ("/rm", &["DELETE", "POST"]),
@@ -23,6 +28,14 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/watch", &["GET"]),
 ];
 
+/// A resource named after its [`ROUTES`] entry, answering 405 with `allow`
+/// to other methods.
+fn resource(pattern: &str, name: &str, allow: &'static str) -> Resource {
+    web::resource(pattern)
+        .name(name)
+        .default_service(web::to(move || method_not_allowed(allow)))
+}
+
 /// Registers every route, the body limits and the JSON error mapping.
 pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
     cfg.app_data(
@@ -31,60 +44,37 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
             .error_handler(json_error),
     )
     .app_data(QueryConfig::default().error_handler(query_error))
+    .service(resource("/", "/", "GET").route(web::get().to(handlers::health)))
+    .service(resource("/healthz", "/healthz", "GET").route(web::get().to(handlers::healthz)))
+    .service(resource("/readyz", "/readyz", "GET").route(web::get().to(handlers::readyz)))
+    .service(resource("/metrics", "/metrics", "GET").route(web::get().to(metrics::metrics)))
+    .service(resource("/set", "/set", "POST").route(web::post().to(handlers::set)))
+    .service(resource("/get", "/get", "GET").route(web::get().to(handlers::get)))
     .service(
-        web::resource("/")
-            .route(web::get().to(handlers::health))
-            .default_service(web::to(|| method_not_allowed("GET"))),
-    )
-    .service(
-        web::resource("/set")
-            .route(web::post().to(handlers::set))
-            .default_service(web::to(|| method_not_allowed("POST"))),
-    )
-    .service(
-        web::resource("/get")
-            .route(web::get().to(handlers::get))
-            .default_service(web::to(|| method_not_allowed("GET"))),
-    )
-    .service(
-        web::resource("/rm")
+        resource("/rm", "/rm", "DELETE, POST")
             .route(web::delete().to(handlers::rm))
-            .route(web::post().to(handlers::rm_by_post))
-            .default_service(web::to(|| method_not_allowed("DELETE, POST"))),
+            .route(web::post().to(handlers::rm_by_post)),
     )
     .service(
-        web::resource("/openapi.json")
-            .route(web::get().to(openapi::openapi_json))
-            .default_service(web::to(|| method_not_allowed("GET"))),
+        resource("/openapi.json", "/openapi.json", "GET")
+            .route(web::get().to(openapi::openapi_json)),
     )
     .service(
-        web::resource("/v1/snapshot")
-            .route(web::get().to(handlers::snapshot))
-            .default_service(web::to(|| method_not_allowed("GET"))),
+        resource("/v1/snapshot", "/v1/snapshot", "GET").route(web::get().to(handlers::snapshot)),
     )
     .service(
-        web::resource("/v1/kv")
+        resource("/v1/kv", "/v1/kv", "GET, DELETE")
             .route(web::get().to(list_routes::list))
-            .route(web::delete().to(list_routes::delete_prefix))
-            .default_service(web::to(|| method_not_allowed("GET, DELETE"))),
+            .route(web::delete().to(list_routes::delete_prefix)),
     )
     .service(
-        web::resource("/v1/kv/{key:.*}")
+        resource("/v1/kv/{key:.*}", "/v1/kv/{key}", "GET, PUT, DELETE")
             .route(web::get().to(kv_routes::get))
             .route(web::put().to(kv_routes::put))
-            .route(web::delete().to(kv_routes::delete))
-            .default_service(web::to(|| method_not_allowed("GET, PUT, DELETE"))),
+            .route(web::delete().to(kv_routes::delete)),
     )
-    .service(
-        web::resource("/v1/txn")
-            .route(web::post().to(txn_routes::txn))
-            .default_service(web::to(|| method_not_allowed("POST"))),
-    )
-    .service(
-        web::resource("/v1/watch")
-            .route(web::get().to(watch::watch))
-            .default_service(web::to(|| method_not_allowed("GET"))),
-    )
+    .service(resource("/v1/txn", "/v1/txn", "POST").route(web::post().to(txn_routes::txn)))
+    .service(resource("/v1/watch", "/v1/watch", "GET").route(web::get().to(watch::watch)))
     .default_service(web::to(handlers::not_found));
 }
 

@@ -1,11 +1,12 @@
 //! [`AppState`]: the operations behind the routes, shared by every worker.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kv_core::api::{
-    DeletePrefixResponse, DeleteResponse, GetResponse, HealthResponse, PutResponse, RmRequest,
-    RmResponse, SetRequest, SetResponse,
+    DeletePrefixResponse, DeleteResponse, GetResponse, HealthResponse, ProbeResponse, PutResponse,
+    RmRequest, RmResponse, SetRequest, SetResponse,
 };
 use kv_core::command::Condition;
 use kv_core::entry::now_ms;
@@ -15,11 +16,13 @@ use kv_core::{Command, Entry, Outcome, Store};
 use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
 use log::{info, warn};
 
+use crate::auth::{token_file, Authenticator};
 use crate::body_stream::{body_channel, BodyStream};
 use crate::commit_log::{CommitLog, MemoryOnly};
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::expiry::{ExpiryQueue, ExpiryScheduler};
+use crate::metrics::{LiveState, Metrics, WatchCounters};
 use crate::pipeline::{CommitPipeline, Downstream};
 use crate::storage::backup::{copy_consistent, encode_backup};
 use crate::storage::{DataDir, DurableLog, StorageError, StorageStatus};
@@ -36,9 +39,45 @@ pub struct AppState {
     watch: WatchSettings,
     list_max_bytes: usize,
     max_txn_ops: usize,
+    auth: Authenticator,
+    watchers: Arc<WatchCounters>,
+    max_watchers: usize,
+    metrics: Metrics,
     /// Turns `true` when the server starts shutting down; watch streams
     /// end on it so that they do not hold the shutdown up.
     stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// One open watch stream; the count of open streams goes down when it is
+/// dropped.
+#[derive(Debug)]
+pub struct WatcherSlot(Arc<WatchCounters>);
+
+impl WatcherSlot {
+    /// Counts the stream as cut off for falling behind.
+    pub fn record_cut(&self) {
+        self.0.cut.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for WatcherSlot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The configured bearer tokens, from `KVSTORE_AUTH_TOKEN` and the token file.
+fn open_auth(config: &Config) -> Result<Authenticator, StorageError> {
+    let entries = match &config.auth_file {
+        None => Vec::new(),
+        Some(path) => token_file::load(path).map_err(StorageError::Config)?,
+    };
+    let root = config.auth_token.as_ref().map(|t| t.expose());
+    let auth = Authenticator::new(root, entries).map_err(StorageError::Config)?;
+    if auth.enabled() {
+        info!("authentication on: {} bearer token(s)", auth.token_count());
+    }
+    Ok(auth)
 }
 
 /// How watch streams behave.
@@ -72,6 +111,7 @@ impl AppState {
     /// The data directory is locked or damaged, a setting is invalid, or the
     /// writer thread could not be started.
     pub fn open(config: &Config) -> Result<Self, StorageError> {
+        let auth = open_auth(config)?;
         let (store, mut writer) = Store::new(config.shards, config.limits())
             .map_err(|e| StorageError::Config(e.to_string()))?;
         let (log, storage): (Box<dyn CommitLog>, _) = if config.in_memory {
@@ -90,6 +130,7 @@ impl AppState {
             (Box::new(log), status)
         };
         let feed = open_feed(config, store.revision())?;
+        let watchers = Arc::new(WatchCounters::default());
         let expiry = Arc::new(ExpiryQueue::default());
         for (at, mod_rev, key) in writer.expiries() {
             expiry.add(at, mod_rev, key);
@@ -113,7 +154,14 @@ impl AppState {
             submitter.submit_detached(Command::Expire { key, mod_rev })
         })
         .map_err(StorageError::io("cannot start the expiry thread"))?;
+        let metrics = Metrics::new(LiveState {
+            store: store.clone(),
+            storage: Arc::clone(&storage),
+            feed: Arc::clone(&feed),
+            watch: Arc::clone(&watchers),
+        });
         Ok(Self {
+            metrics,
             store,
             pipeline,
             expiry,
@@ -126,7 +174,38 @@ impl AppState {
             stopping: tokio::sync::watch::Sender::new(false),
             list_max_bytes: config.list_max_bytes,
             max_txn_ops: config.max_txn_ops,
+            auth,
+            watchers,
+            max_watchers: config.max_watchers,
         })
+    }
+
+    /// The configured bearer tokens.
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// `GET /readyz`: `Ok` when the server should get traffic; otherwise
+    /// why not (shutting down, or writes refused after a storage failure).
+    pub fn readiness(&self) -> Result<(), ProbeResponse> {
+        if *self.stopping.borrow() {
+            return Err(ProbeResponse {
+                status: "stopping".into(),
+                reason: Some("the server is shutting down".into()),
+            });
+        }
+        match self.storage.failure() {
+            None => Ok(()),
+            Some(failure) => Err(ProbeResponse {
+                status: "writes_refused".into(),
+                reason: Some(failure.to_owned()),
+            }),
+        }
     }
 
     /// `GET /`: up, and whether writes are accepted.
@@ -354,15 +433,23 @@ impl AppState {
     }
 
     /// `GET /v1/watch`: a cursor on the feed from `from` (inclusive; the
-    /// next revision when `None`), and how the stream should behave.
+    /// next revision when `None`), how the stream should behave, and its
+    /// slot among the open watchers (hold it while the stream is open).
     ///
     /// # Errors
     ///
-    /// [`ServerError::Gone`] when `from` is older than the feed keeps.
-    pub fn watch(
-        &self,
-        from: Option<u64>,
-    ) -> Result<(Cursor, WatchSettings, tokio::sync::watch::Receiver<bool>), ServerError> {
+    /// [`ServerError::Gone`] when `from` is older than the feed keeps;
+    /// [`ServerError::Unavailable`] when --max-watchers streams are open.
+    pub fn watch(&self, from: Option<u64>) -> Result<WatchStart, ServerError> {
+        let open = &self.watchers.open;
+        if open.fetch_add(1, Ordering::Relaxed) >= self.max_watchers {
+            open.fetch_sub(1, Ordering::Relaxed);
+            return Err(ServerError::Unavailable(format!(
+                "too many watch streams: the limit is {} (--max-watchers)",
+                self.max_watchers
+            )));
+        }
+        let slot = WatcherSlot(Arc::clone(&self.watchers));
         let cursor = self
             .feed
             .subscribe(from, Some(self.watch.max_lag))
@@ -373,7 +460,12 @@ impl AppState {
                 },
                 other => ServerError::Internal(other.to_string()),
             })?;
-        Ok((cursor, self.watch, self.stopping.subscribe()))
+        Ok(WatchStart {
+            cursor,
+            settings: self.watch,
+            stopping: self.stopping.subscribe(),
+            slot,
+        })
     }
 
     /// Tells watch streams to end: the server is shutting down.
@@ -386,6 +478,19 @@ impl AppState {
         self.expiry.stop();
         self.pipeline.shutdown().await;
     }
+}
+
+/// What a new watch stream needs: see [`AppState::watch`].
+#[derive(Debug)]
+pub struct WatchStart {
+    /// Its position in the feed.
+    pub cursor: Cursor,
+    /// Heartbeat and lag limit.
+    pub settings: WatchSettings,
+    /// Turns `true` when the server shuts down.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Its place among the open watchers.
+    pub slot: WatcherSlot,
 }
 
 fn mismatch(outcome: &Outcome) -> ServerError {

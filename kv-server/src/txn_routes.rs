@@ -24,6 +24,7 @@ use kv_core::entry::now_ms;
 use kv_core::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp, TxnResult};
 use serde_json::{Map, Value};
 
+use crate::auth::{Principal, Right};
 use crate::error::ServerError;
 use crate::state::AppState;
 
@@ -34,10 +35,12 @@ use crate::state::AppState;
         (status = 413, description = "Value too large", body = ErrorBody),
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn txn(
+    principal: Principal,
     state: Data<AppState>,
     body: Json<Value>,
 ) -> Result<Json<TxnResponse>, ServerError> {
     let txn = parse_txn(&body, state.max_txn_ops())?;
+    authorize(&principal, &txn)?;
     let (rev, succeeded, results) = state.txn(txn).await?;
     let results = results
         .into_iter()
@@ -64,6 +67,23 @@ pub async fn txn(
         rev,
         results,
     }))
+}
+
+/// Every key a transaction compares or reads needs `read`; every key it
+/// may write, in either branch, needs `write`.
+fn authorize(principal: &Principal, txn: &Txn) -> Result<(), ServerError> {
+    for compare in &txn.compare {
+        principal.require(Right::Read, &compare.key)?;
+    }
+    for op in txn.success.iter().chain(&txn.failure) {
+        let right = if op.mutates() {
+            Right::Write
+        } else {
+            Right::Read
+        };
+        principal.require(right, op.key())?;
+    }
+    Ok(())
 }
 
 fn bad(at: &str, what: impl std::fmt::Display) -> ServerError {

@@ -9,20 +9,20 @@
 use std::fmt::Write;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::rt::time::{interval_at, Instant};
 use actix_web::web::{Bytes, Data, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use kv_core::api::{ErrorBody, WatchCut, WatchEvent, WatchProgress};
-use kv_pubsub::{Cursor, Event, FeedError, Filter, Op};
+use kv_pubsub::{Event, FeedError, Filter, Op};
 use serde::Deserialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
+use crate::auth::{Principal, Right};
 use crate::body_stream::async_body_channel;
 use crate::error::ServerError;
-use crate::state::AppState;
+use crate::state::{AppState, WatchStart};
 
 /// Events taken from the feed per read.
 const READ_BATCH: usize = 256;
@@ -56,11 +56,20 @@ pub struct WatchQuery {
             content_type = "text/event-stream"),
         (status = 400, description = "Bad input", body = ErrorBody), (status = 410, description = "Revision no longer kept", body = ErrorBody)))]
 pub async fn watch(
+    principal: Principal,
     state: Data<AppState>,
     query: Query<WatchQuery>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ServerError> {
     let query = query.into_inner();
+    // The stream carries only keys the token may both watch and read.
+    let scope = query
+        .key
+        .as_deref()
+        .or(query.prefix.as_deref())
+        .unwrap_or("");
+    principal.require(Right::Watch, scope)?;
+    principal.require(Right::Read, scope)?;
     let filter = Filter {
         key: query.key,
         prefix: query.prefix,
@@ -78,16 +87,9 @@ pub async fn watch(
         ),
         None => query.from_rev,
     };
-    let (cursor, settings, stopping) = state.watch(from)?;
+    let start = state.watch(from)?;
     let (sender, body) = async_body_channel();
-    actix_web::rt::spawn(pump(
-        cursor,
-        filter,
-        query.prev,
-        settings.heartbeat,
-        stopping,
-        sender,
-    ));
+    actix_web::rt::spawn(pump(start, filter, query.prev, sender));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
@@ -112,13 +114,19 @@ fn parse_ops(ops: Option<&str>) -> Result<Vec<Op>, ServerError> {
 /// the client goes away, the watcher is cut off, or the server stops (the
 /// client then resumes elsewhere or after the restart with `Last-Event-ID`).
 async fn pump(
-    mut cursor: Cursor,
+    start: WatchStart,
     filter: Filter,
     with_prev: bool,
-    heartbeat: Duration,
-    mut stopping: watch::Receiver<bool>,
     sender: mpsc::Sender<io::Result<Bytes>>,
 ) {
+    // The slot is released when this function returns.
+    let WatchStart {
+        mut cursor,
+        settings,
+        mut stopping,
+        slot,
+    } = start;
+    let heartbeat = settings.heartbeat;
     let send = |text: String| sender.send(Ok(Bytes::from(text)));
     // Tell the client how soon to reconnect, and show the stream is open.
     if send(progress(cursor.next_rev() - 1, "retry: 1000\n"))
@@ -133,6 +141,7 @@ async fn pump(
     loop {
         events.clear();
         if let Err(e) = cursor.read(READ_BATCH, &mut events) {
+            slot.record_cut();
             let _ = send(cut(&e)).await;
             return;
         }

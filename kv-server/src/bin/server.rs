@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use kv_server::config::ServerCommand;
 use kv_server::storage::backup::restore;
-use kv_server::{run, AppState, Config};
-use log::info;
+use kv_server::{recovering, run, tls, AppState, Config};
+use log::{info, warn};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -42,18 +42,35 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
         }
         None => {}
     }
-    // Recovery comes first: the address is printed only once the data is
-    // loaded and the server can answer.
-    let state = AppState::open(&config)?;
+    // Settings that can fail are checked before the (possibly long) recovery.
     let listener = TcpListener::bind(config.host.authority())
         .with_context(|| format!("cannot listen on {}", config.host.authority()))?;
     let addr = listener.local_addr().context("no local address")?;
-    // Tests and scripts read this line to find the port when it was 0.
-    println!("kv-store listening on http://{addr}");
+    if let Some(refusal) = config.protected_mode_error(addr) {
+        anyhow::bail!(refusal);
+    }
+    if config.insecure_no_auth && !config.auth_configured() {
+        warn!("authentication is off (--insecure-no-auth): anyone who can reach {addr} can read and change every key");
+    }
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key).map_err(anyhow::Error::msg)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!("accepting connections on {scheme}://{addr}; loading data");
+    // Probes get 503 "recovering" until the data is loaded.
+    let state = if config.in_memory {
+        AppState::open(&config)?
+    } else {
+        recovering::serve_while(&listener, tls, || AppState::open(&config))??
+    };
+    // Tests and scripts read this line to find the port when it was 0; it
+    // comes once the data is loaded and the server can answer.
+    println!("kv-store listening on {scheme}://{addr}");
     std::io::stdout()
         .flush()
         .context("cannot write to stdout")?;
-    info!("listening on http://{addr}");
+    info!("listening on {scheme}://{addr}");
     actix_web::rt::System::new()
         .block_on(run(listener, state, config, shutdown_signal()))
         .context("server failed")

@@ -8,7 +8,7 @@
 //! and removes.
 
 use std::fs;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use log::{error, info};
 
 use crate::storage::data_dir::DataDir;
 use crate::storage::snapshot::write_snapshot_file;
+use crate::storage::StorageStatus;
 
 /// Wait after a failed compaction before trying again.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
@@ -47,20 +48,20 @@ impl Compactor {
 
     /// Starts compacting: snapshot the store from `start_rev` (at most the
     /// store's current revision), then delete segments and snapshots before
-    /// it, subtracting their sizes from `log_bytes`.
+    /// it, subtracting their sizes from the log's size in `status`.
     pub fn start(
         &mut self,
         dir: Arc<DataDir>,
         store: Store,
         start_rev: u64,
-        log_bytes: Arc<AtomicU64>,
+        status: Arc<StorageStatus>,
     ) {
         self.running.store(true, Ordering::Release);
         let running = Arc::clone(&self.running);
         let spawned = std::thread::Builder::new()
             .name("kv-compaction".into())
             .spawn(move || {
-                let ok = compact(&dir, &store, start_rev, &log_bytes);
+                let ok = compact(&dir, &store, start_rev, &status);
                 running.store(false, Ordering::Release);
                 ok
             });
@@ -82,7 +83,7 @@ impl Compactor {
     }
 }
 
-fn compact(dir: &DataDir, store: &Store, start_rev: u64, log_bytes: &AtomicU64) -> bool {
+fn compact(dir: &DataDir, store: &Store, start_rev: u64, status: &StorageStatus) -> bool {
     let began = Instant::now();
     let (path, snapshot) = match write_snapshot_file(dir, store, start_rev) {
         Ok(written) => written,
@@ -99,9 +100,11 @@ fn compact(dir: &DataDir, store: &Store, start_rev: u64, log_bytes: &AtomicU64) 
     let freed_log = remove_all(segments);
     let freed = freed_log + remove_all(snapshots);
     // The log's size counts segments only.
-    let _ = log_bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-        Some(b.saturating_sub(freed_log))
-    });
+    let _ = status
+        .log_bytes()
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+            Some(b.saturating_sub(freed_log))
+        });
     if let Err(e) = dir.sync() {
         error!("compaction cannot sync the data directory: {e}");
     }
@@ -113,6 +116,7 @@ fn compact(dir: &DataDir, store: &Store, start_rev: u64, log_bytes: &AtomicU64) 
         snapshot.end_rev,
         began.elapsed()
     );
+    status.record_compaction();
     true
 }
 

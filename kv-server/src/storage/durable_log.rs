@@ -11,7 +11,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kv_core::codec::encode_changes;
 use kv_core::{Batch, Store, StoreWriter};
@@ -51,7 +51,7 @@ pub struct DurableLog {
     segment: SegmentWriter,
     /// Reused encoding buffer.
     buf: Vec<u8>,
-    /// Bytes in all segments since the last snapshot.
+    /// Bytes in all segments since the last snapshot (shared with `status`).
     log_bytes: Arc<AtomicU64>,
     status: Arc<StorageStatus>,
     syncer: Option<EverySecSyncer>,
@@ -96,7 +96,11 @@ impl DurableLog {
             settings,
             segment,
             buf: Vec::new(),
-            log_bytes: Arc::new(AtomicU64::new(recovered.log_bytes)),
+            log_bytes: {
+                let log_bytes = Arc::clone(status.log_bytes());
+                log_bytes.store(recovered.log_bytes, Ordering::Relaxed);
+                log_bytes
+            },
             status,
             syncer,
             compactor: Compactor::default(),
@@ -121,7 +125,7 @@ impl DurableLog {
                 Arc::clone(&self.dir),
                 self.store.clone(),
                 rev,
-                Arc::clone(&self.log_bytes),
+                Arc::clone(&self.status),
             );
         } else if self.segment.len() >= self.settings.segment_bytes {
             self.rotate(rev + 1)?;
@@ -151,7 +155,11 @@ impl DurableLog {
         encode_changes(&batch.changes, &mut self.buf);
         self.segment.append(&self.buf)?;
         match (self.settings.policy, &self.syncer) {
-            (FsyncPolicy::Always, _) => self.segment.sync()?,
+            (FsyncPolicy::Always, _) => {
+                let began = Instant::now();
+                self.segment.sync()?;
+                self.status.record_fsync(began.elapsed());
+            }
             (FsyncPolicy::EverySec, Some(syncer)) => syncer.mark_dirty(),
             _ => {}
         }
@@ -162,6 +170,10 @@ impl DurableLog {
 }
 
 impl CommitLog for DurableLog {
+    fn waits_for_disk(&self) -> bool {
+        self.settings.policy == FsyncPolicy::Always
+    }
+
     fn commit(&mut self, batch: &Batch) -> io::Result<()> {
         if let Some(failure) = self.status.failure() {
             return Err(io::Error::other(format!(
@@ -211,7 +223,10 @@ impl SyncerShared {
             return;
         }
         let file = Arc::clone(&self.file.lock().unwrap_or_else(|e| e.into_inner()));
-        if let Err(e) = file.sync_data() {
+        let began = Instant::now();
+        let synced = file.sync_data();
+        self.status.record_fsync(began.elapsed());
+        if let Err(e) = synced {
             error!("everysec fsync failed, refusing writes from now on: {e}");
             self.status.fail(format!("fsync failed: {e}"));
         }

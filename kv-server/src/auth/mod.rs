@@ -1,0 +1,330 @@
+//! Bearer-token authentication and prefix rights.
+//!
+//! Tokens come from `KVSTORE_AUTH_TOKEN` (every right on every key) and the
+//! token file (see [`token_file`]). Each request's `Authorization: Bearer`
+//! token is compared against every configured token in constant time; the
+//! result is a [`Principal`] that handlers ask for the right they need on
+//! the keys they touch. Without any token configured, authentication is off
+//! and every request is a [`Principal::unrestricted`] (the server then
+//! listens on loopback only, unless the operator opted out: see
+//! [`crate::config::Config::protected_mode_error`]).
+
+pub mod token_file;
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::Data;
+use actix_web::{FromRequest, HttpRequest};
+use subtle::ConstantTimeEq;
+
+use crate::error::ServerError;
+use crate::state::AppState;
+use token_file::TokenEntry;
+
+/// What a token may do to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Right {
+    /// Read values: get, list, backup, transactions' compares and gets.
+    Read,
+    /// Change values: set, rm, put, delete, transactions' puts and deletes.
+    Write,
+    /// Follow changes: `GET /v1/watch` (with `Read` on the same keys).
+    Watch,
+}
+
+impl Right {
+    fn as_str(self) -> &'static str {
+        match self {
+            Right::Read => "read",
+            Right::Write => "write",
+            Right::Watch => "watch",
+        }
+    }
+}
+
+/// The rights of one token: key prefixes per [`Right`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// The token's name, for messages.
+    pub name: String,
+    read: Vec<String>,
+    write: Vec<String>,
+    watch: Vec<String>,
+}
+
+impl Grants {
+    /// Every right on every key.
+    pub fn everything(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            read: vec![String::new()],
+            write: vec![String::new()],
+            watch: vec![String::new()],
+        }
+    }
+
+    fn prefixes(&self, right: Right) -> &[String] {
+        match right {
+            Right::Read => &self.read,
+            Right::Write => &self.write,
+            Right::Watch => &self.watch,
+        }
+    }
+
+    /// Whether `right` is granted on every key that starts with `prefix`
+    /// (a key is its own prefix).
+    pub fn allows(&self, right: Right, prefix: &str) -> bool {
+        self.prefixes(right)
+            .iter()
+            .any(|granted| prefix.starts_with(granted.as_str()))
+    }
+}
+
+struct Token {
+    secret: Box<[u8]>,
+    grants: Arc<Grants>,
+}
+
+/// The configured tokens. Cheap to share; built once at startup.
+pub struct Authenticator {
+    tokens: Vec<Token>,
+    unrestricted: Principal,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.tokens.iter().map(|t| t.grants.name.as_str()).collect();
+        f.debug_struct("Authenticator")
+            .field("tokens", &names)
+            .finish()
+    }
+}
+
+impl Authenticator {
+    /// Builds the token table from the full-access token and the token
+    /// file's entries.
+    ///
+    /// # Errors
+    ///
+    /// The full-access token is shorter than
+    /// [`token_file::MIN_TOKEN_BYTES`] or equals a token of the file.
+    pub fn new(root_token: Option<&str>, entries: Vec<TokenEntry>) -> Result<Self, String> {
+        let mut tokens = Vec::with_capacity(entries.len() + 1);
+        if let Some(root) = root_token {
+            if root.len() < token_file::MIN_TOKEN_BYTES {
+                return Err(format!(
+                    "KVSTORE_AUTH_TOKEN is shorter than {} bytes",
+                    token_file::MIN_TOKEN_BYTES
+                ));
+            }
+            if entries.iter().any(|e| e.token == root) {
+                return Err("KVSTORE_AUTH_TOKEN equals a token of the auth file".into());
+            }
+            tokens.push(Token {
+                secret: root.as_bytes().into(),
+                grants: Arc::new(Grants::everything("KVSTORE_AUTH_TOKEN")),
+            });
+        }
+        tokens.extend(entries.into_iter().map(|e| Token {
+            secret: e.token.into_bytes().into_boxed_slice(),
+            grants: Arc::new(Grants {
+                name: e.name,
+                read: e.read,
+                write: e.write,
+                watch: e.watch,
+            }),
+        }));
+        Ok(Self {
+            tokens,
+            unrestricted: Principal::unrestricted(),
+        })
+    }
+
+    /// No tokens: authentication is off.
+    pub fn disabled() -> Self {
+        Self {
+            tokens: Vec::new(),
+            unrestricted: Principal::unrestricted(),
+        }
+    }
+
+    /// Whether requests must carry a token.
+    pub fn enabled(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// How many tokens are configured.
+    pub fn token_count(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// The principal of a request with this `Authorization` header value.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Unauthorized`] when authentication is on and the header
+    /// is missing, not a bearer token, or matches no token.
+    pub fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Principal, ServerError> {
+        if !self.enabled() {
+            return Ok(self.unrestricted.clone());
+        }
+        let presented = authorization.and_then(bearer_token).ok_or_else(|| {
+            ServerError::Unauthorized("send Authorization: Bearer <token>".into())
+        })?;
+        // Compare against every token, without stopping at a match, so that
+        // timing tells nothing about which or how much matched.
+        let mut found = None;
+        for token in &self.tokens {
+            if bool::from(token.secret.as_ref().ct_eq(presented)) {
+                found = Some(Arc::clone(&token.grants));
+            }
+        }
+        found
+            .map(|grants| Principal {
+                grants: Some(grants),
+            })
+            .ok_or_else(|| ServerError::Unauthorized("the bearer token is not valid".into()))
+    }
+}
+
+/// `Bearer <token>` (the scheme is case-insensitive) -> the token bytes.
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
+/// Who is asking: the rights of the request's token, or everything when
+/// authentication is off. Handlers take it as their first argument, so
+/// that a request without a valid token is refused before its body is read.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// `None`: authentication is off.
+    grants: Option<Arc<Grants>>,
+}
+
+impl Principal {
+    /// Every right on every key (authentication off).
+    pub fn unrestricted() -> Self {
+        Self { grants: None }
+    }
+
+    /// Succeeds when `right` is granted on every key under `prefix` (pass a
+    /// key to check that key).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Forbidden`], naming the right and the prefix.
+    pub fn require(&self, right: Right, prefix: &str) -> Result<(), ServerError> {
+        match &self.grants {
+            None => Ok(()),
+            Some(grants) if grants.allows(right, prefix) => Ok(()),
+            Some(grants) => Err(ServerError::Forbidden(format!(
+                "token {:?} has no {} right on {}",
+                grants.name,
+                right.as_str(),
+                if prefix.is_empty() {
+                    "all keys".to_owned()
+                } else {
+                    format!("{prefix:?}")
+                }
+            ))),
+        }
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = ServerError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let Some(state) = request.app_data::<Data<AppState>>() else {
+            return ready(Err(ServerError::Internal("no application state".into())));
+        };
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        ready(state.auth().authenticate(header))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, token: &str, read: &[&str], write: &[&str]) -> TokenEntry {
+        token_file::parse(
+            &serde_json::json!({"tokens": [{
+                "name": name, "token": token, "read": read, "write": write, "watch": read
+            }]})
+            .to_string(),
+        )
+        .expect("valid")
+        .remove(0)
+    }
+
+    #[test]
+    fn tokens_resolve_to_their_grants() {
+        let auth = Authenticator::new(
+            Some("root-token-0123456789"),
+            vec![entry("app", "app-token-0123456789", &["app/"], &[])],
+        )
+        .expect("valid");
+        assert!(auth.enabled());
+        let root = auth
+            .authenticate(Some(b"Bearer root-token-0123456789"))
+            .expect("root");
+        root.require(Right::Write, "")
+            .expect("root writes anything");
+        let app = auth
+            .authenticate(Some(b"bearer  app-token-0123456789 "))
+            .expect("app");
+        app.require(Right::Read, "app/x").expect("in prefix");
+        app.require(Right::Read, "app/").expect("the prefix itself");
+        assert!(matches!(
+            app.require(Right::Read, "other"),
+            Err(ServerError::Forbidden(_))
+        ));
+        assert!(matches!(
+            app.require(Right::Read, ""),
+            Err(ServerError::Forbidden(_))
+        ));
+        assert!(matches!(
+            app.require(Right::Write, "app/x"),
+            Err(ServerError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn missing_malformed_and_wrong_tokens_are_unauthorized() {
+        let auth = Authenticator::new(Some("root-token-0123456789"), Vec::new()).expect("valid");
+        for header in [
+            None,
+            Some(&b"root-token-0123456789"[..]),
+            Some(b"Basic cm9vdDpyb290"),
+            Some(b"Bearer "),
+            Some(b"Bearer root-token-012345678"),
+            Some(b"Bearer root-token-0123456789x"),
+        ] {
+            assert!(
+                matches!(auth.authenticate(header), Err(ServerError::Unauthorized(_))),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_tokens_everything_is_allowed() {
+        let auth = Authenticator::disabled();
+        let anyone = auth.authenticate(None).expect("off");
+        anyone.require(Right::Write, "").expect("unrestricted");
+        assert!(Authenticator::new(Some("short"), Vec::new()).is_err());
+    }
+}

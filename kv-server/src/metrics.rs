@@ -1,0 +1,317 @@
+//! `GET /metrics`: Prometheus metrics in the OpenMetrics text format.
+//!
+//! Request counts and latencies are recorded by the [`track`] middleware;
+//! fsync latencies and compactions by the storage ([`StorageStatus`]); the
+//! rest (keys, bytes, revision, log size, watchers, the feed and NATS) is
+//! read from the live state at each scrape by a collector, so it costs
+//! nothing between scrapes.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::web::Data;
+use actix_web::HttpResponse;
+use kv_core::Store;
+use kv_pubsub::Feed;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::auth::Principal;
+use crate::error::ServerError;
+use crate::routes::ROUTES;
+use crate::state::AppState;
+use crate::storage::StorageStatus;
+
+/// The media type of the OpenMetrics text format.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Labels of `kvstore_http_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+/// Labels of `kvstore_http_request_duration_seconds`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+/// Counters the watch streams update.
+#[derive(Debug, Default)]
+pub struct WatchCounters {
+    /// Streams open now.
+    pub open: AtomicUsize,
+    /// Streams ended because their watcher fell too far behind.
+    pub cut: AtomicU64,
+}
+
+/// The server's metrics registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+}
+
+impl Metrics {
+    /// Registers every metric; the live ones read `live` at each scrape.
+    pub fn new(live: LiveState) -> Self {
+        let mut registry = Registry::with_prefix("kvstore");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route, method and status",
+            requests.clone(),
+        );
+        // 50 us to about 1.6 s.
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(50e-6, 2.0, 16))) as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer a request (to the response head; streams last longer)",
+            latency.clone(),
+        );
+        registry.register(
+            "fsync_duration_seconds",
+            "Time of each fsync of the log",
+            live.storage.fsync_histogram().clone(),
+        );
+        registry.register(
+            "compactions",
+            "Log compactions completed",
+            live.storage.compaction_counter().clone(),
+        );
+        registry.register_collector(Box::new(live));
+        Self {
+            registry,
+            requests,
+            latency,
+        }
+    }
+
+    /// Records one answered request.
+    fn record(&self, route: &'static str, method: &Method, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route,
+                method: method_label(method),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { route })
+            .observe(seconds);
+    }
+
+    /// The text exposition.
+    fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// The route pattern a request matched (a [`ROUTES`] entry), or
+/// `unmatched`: a bounded label set, whatever paths clients send.
+fn route_label(name: Option<&str>) -> &'static str {
+    name.and_then(|name| ROUTES.iter().find(|(path, _)| *path == name))
+        .map_or("unmatched", |(path, _)| path)
+}
+
+/// Middleware: counts every request and times it, by route.
+///
+/// # Errors
+///
+/// Passes on the inner service's error.
+pub async fn track(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let began = Instant::now();
+    let state = request.app_data::<Data<AppState>>().cloned();
+    let method = request.method().clone();
+    let response = next.call(request).await?;
+    if let Some(state) = state {
+        let route = route_label(response.request().match_name());
+        state.metrics().record(
+            route,
+            &method,
+            response.status().as_u16(),
+            began.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(response)
+}
+
+/// `GET /metrics`. With authentication on, any valid token may read it.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)",
+        content_type = "application/openmetrics-text"),
+        (status = 401, description = "No valid token", body = kv_core::api::ErrorBody)))]
+pub async fn metrics(
+    _principal: Principal,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ServerError> {
+    let text = state
+        .metrics()
+        .encode()
+        .map_err(|e| ServerError::Internal(format!("cannot encode metrics: {e}")))?;
+    Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))
+}
+
+/// What the scrape-time metrics are read from.
+#[derive(Debug)]
+pub struct LiveState {
+    /// The store.
+    pub store: Store,
+    /// The storage's status.
+    pub storage: Arc<StorageStatus>,
+    /// The change feed.
+    pub feed: Arc<dyn Feed>,
+    /// The watch streams' counters.
+    pub watch: Arc<WatchCounters>,
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: i64,
+) -> Result<(), std::fmt::Error> {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// Saturating conversion for gauges.
+fn int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Collector for LiveState {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let e = &mut encoder;
+        let feed = self.feed.stats();
+        gauge(e, "keys", "Keys in the store", int(self.store.len() as u64))?;
+        gauge(
+            e,
+            "live_bytes",
+            "Bytes of keys and values in the store",
+            int(self.store.live_bytes()),
+        )?;
+        gauge(
+            e,
+            "revision",
+            "The store's revision",
+            int(self.store.revision()),
+        )?;
+        gauge(
+            e,
+            "log_bytes",
+            "Bytes in the log since the last snapshot",
+            int(self.storage.log_len()),
+        )?;
+        gauge(
+            e,
+            "writable",
+            "1 when writes are accepted, 0 after a storage failure",
+            i64::from(self.storage.failure().is_none()),
+        )?;
+        gauge(
+            e,
+            "watchers",
+            "Watch streams open",
+            int(self.watch.open.load(Ordering::Relaxed) as u64),
+        )?;
+        counter(
+            e,
+            "watchers_cut",
+            "Watch streams ended because the watcher fell too far behind",
+            self.watch.cut.load(Ordering::Relaxed),
+        )?;
+        gauge(
+            e,
+            "feed_events",
+            "Events the change feed holds for watchers to resume from",
+            int(feed.events as u64),
+        )?;
+        gauge(
+            e,
+            "feed_oldest_revision",
+            "The oldest revision a watcher can resume from",
+            int(feed.oldest_rev),
+        )?;
+        if let Some(connected) = feed.nats_connected {
+            gauge(
+                e,
+                "nats_connected",
+                "1 when the NATS connection is up",
+                i64::from(connected),
+            )?;
+            gauge(
+                e,
+                "nats_publish_lag_revisions",
+                "Revisions committed but not yet confirmed by NATS",
+                int(feed
+                    .last_rev
+                    .saturating_sub(feed.nats_confirmed_rev.unwrap_or(feed.last_rev))),
+            )?;
+            counter(
+                e,
+                "nats_skipped_revisions",
+                "Revisions never published to NATS: an outage outlasted the feed's ring",
+                feed.nats_skipped,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_labels_are_bounded() {
+        assert_eq!(route_label(Some("/set")), "/set");
+        assert_eq!(route_label(Some("/nope")), "unmatched");
+        assert_eq!(route_label(None), "unmatched");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
+    }
+}
