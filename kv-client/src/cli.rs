@@ -14,9 +14,23 @@ use structopt::StructOpt;
     about = "kv-store client: read and write keys on a kv-store server."
 )]
 pub struct Cli {
-    /// Server address: `HOST:PORT` or `http://HOST:PORT`.
+    /// Server address: `HOST:PORT`, `http://HOST:PORT` or `https://HOST:PORT`.
     #[structopt(long, global = true, env = "KVSTORE_SERVER_HOST", default_value = DEFAULT_SERVER_HOST)]
     pub host: ServerAddr,
+
+    /// Bearer token sent with every request (when the server requires one).
+    #[structopt(
+        long,
+        global = true,
+        env = "KVSTORE_AUTH_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
+    /// PEM file of CA certificates to trust for https, instead of the
+    /// public web roots (a private CA or a self-signed certificate).
+    #[structopt(long, global = true, env = "KVSTORE_CACERT", parse(from_os_str))]
+    pub cacert: Option<std::path::PathBuf>,
 
     /// Print the server's JSON answer instead of plain text.
     #[structopt(long, global = true)]
@@ -164,6 +178,58 @@ pub enum CliCommand {
         #[structopt(parse(from_os_str))]
         file: std::path::PathBuf,
     },
+    /// Load the server from many connections and print requests/s and
+    /// latency percentiles (p50, p90, p99, p99.9, max), like
+    /// redis-benchmark. Keys are `bench:00000000` and up. A progress line
+    /// goes to stderr every second. Exit 0 when every request succeeded, 4
+    /// when any failed (the report counts them by kind), 3 when the server
+    /// cannot be reached at the start.
+    Bench(BenchArgs),
+}
+
+/// The options of `client bench`.
+#[derive(Debug, Clone, StructOpt)]
+pub struct BenchArgs {
+    /// What to send: `get`, `set`, or `mixed` (--writes percent sets, the
+    /// rest gets).
+    #[structopt(possible_values = &["get", "set", "mixed"])]
+    pub workload: crate::bench::Workload,
+    /// With `mixed`: the percentage of requests that are sets.
+    #[structopt(long, default_value = "10")]
+    pub writes: u8,
+    /// The routes: `seed` (GET /get?key=, POST /set) or `v1` (GET and PUT
+    /// /v1/kv/KEY).
+    #[structopt(long, default_value = "seed", possible_values = &["seed", "v1"])]
+    pub api: crate::bench::Api,
+    /// Concurrent connections, each keeping its connection alive.
+    #[structopt(long, default_value = "32")]
+    pub connections: usize,
+    /// Threads that run the connections, for http servers (the
+    /// event-driven engine); one per CPU by default. With https, every
+    /// connection has a thread of its own.
+    #[structopt(long)]
+    pub threads: Option<usize>,
+    /// How long to measure (10s, 1500ms, 2m); the default unless
+    /// --requests is given.
+    #[structopt(long, default_value = "10s", parse(try_from_str = crate::bench::parse_duration))]
+    pub duration: std::time::Duration,
+    /// Stop after this many requests instead of after --duration.
+    #[structopt(long)]
+    pub requests: Option<u64>,
+    /// The key space: keys `bench:00000000` to `bench:{KEYS-1}`, taken in
+    /// a scattered order that visits every key once per KEYS requests.
+    #[structopt(long, default_value = "10000")]
+    pub keys: u64,
+    /// Bytes in every value written: the key's number, then filler.
+    #[structopt(long, default_value = "100")]
+    pub value_size: usize,
+    /// Write every key once before measuring.
+    #[structopt(long)]
+    pub preload: bool,
+    /// The global `--token`, which [`parse_from`] copies here: the
+    /// event-driven engine writes its own `Authorization` header.
+    #[structopt(skip)]
+    pub token: Option<String>,
 }
 
 /// Writes the completion script for `shell` (one of the names
@@ -178,7 +244,7 @@ pub fn completions(shell: &str, mut out: &mut dyn std::io::Write) -> Result<(), 
 #[derive(Debug)]
 pub enum Parsed {
     /// A command to run.
-    Run(Cli),
+    Run(Box<Cli>),
     /// Help or version text, to print on stdout and exit 0.
     Info(String),
     /// A usage error, to print on stderr and exit 2.
@@ -197,7 +263,12 @@ where
     I::Item: Into<std::ffi::OsString> + Clone,
 {
     match Cli::from_iter_safe(args) {
-        Ok(cli) => Parsed::Run(cli),
+        Ok(mut cli) => {
+            if let CliCommand::Bench(bench) = &mut cli.command {
+                bench.token.clone_from(&cli.token);
+            }
+            Parsed::Run(Box::new(cli))
+        }
         Err(e)
             if matches!(
                 e.kind,

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use crate::cli::{Cli, CliCommand};
-use crate::client::KvClient;
+use crate::client::{ClientOptions, KvClient};
 use crate::error::ClientError;
 use crate::subscribe::{self, SubFilter};
 use crate::transfer;
@@ -32,13 +32,26 @@ pub const EXIT_SERVER_ERROR: u8 = 4;
 pub const EXIT_LOCAL_ERROR: u8 = 5;
 /// Exit code: a conditional write's condition did not hold.
 pub const EXIT_CONDITION_FAILED: u8 = 7;
+/// Exit code: the server refused the token (401: missing or wrong; 403: no
+/// right on those keys).
+pub const EXIT_UNAUTHORIZED: u8 = 8;
 /// Exit code: `sub` cannot resume because the server no longer has the
 /// revisions it needs (events would be lost).
 pub const EXIT_EVENTS_LOST: u8 = 6;
 
 /// Runs `cli`, printing to `out` and `err`, and returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
-    let client = KvClient::new(&cli.host);
+    let options = ClientOptions {
+        token: cli.token,
+        ca_cert: cli.cacert,
+    };
+    let client = match KvClient::with_options(&cli.host, &options) {
+        Ok(client) => client,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return ExitCode::from(EXIT_LOCAL_ERROR);
+        }
+    };
     match execute(&client, cli.command, cli.json, out, err) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -47,6 +60,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
                 Failure::Client(ClientError::Unreachable { .. }) => EXIT_UNREACHABLE,
                 Failure::Client(ClientError::Gone { .. }) => EXIT_EVENTS_LOST,
                 Failure::Client(ClientError::ConditionFailed { .. }) => EXIT_CONDITION_FAILED,
+                Failure::Client(ClientError::Server {
+                    status: 401 | 403, ..
+                }) => EXIT_UNAUTHORIZED,
                 Failure::Client(_) => EXIT_SERVER_ERROR,
                 Failure::Output(_) => EXIT_LOCAL_ERROR,
             })
@@ -293,6 +309,7 @@ fn execute(
             }
             Ok(EXIT_OK)
         }
+        CliCommand::Bench(args) => crate::bench::run(client, &args, json, out, err),
     }
 }
 

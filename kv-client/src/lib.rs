@@ -20,8 +20,10 @@
 //! - [`commands`]: runs a parsed command line and prints its result;
 //!   `subscribe` (private) is its `sub` loop, `transfer` its export and
 //!   import.
+//! - [`bench`](mod@bench): `client bench`, the load generator and its report.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -30,5 +32,5 @@ mod subscribe;
 mod transfer;
 pub mod watch;
 
-pub use client::KvClient;
+pub use client::{ClientOptions, KvClient};
 pub use error::{ClientError, Result};

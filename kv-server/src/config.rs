@@ -50,6 +50,8 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 /// The HTTP layer's own ceiling on a request head: a larger head is refused
 /// (431) before any limit of ours applies, as are more than 96 headers.
 pub const HTTP_HEAD_CEILING_BYTES: usize = 128 * 1024;
+/// Default milliseconds a request waits for the data to load.
+pub const DEFAULT_RECOVERY_WAIT_MS: u64 = 30_000;
 /// Default most watch streams open at once.
 pub const DEFAULT_MAX_WATCHERS: usize = 1024;
 /// Room for the JSON framing and escaping around a value, in bytes.
@@ -221,6 +223,11 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_MAX_WATCHERS", default_value = "1024")]
     pub max_watchers: usize,
 
+    /// Milliseconds a request waits for the data to load after a start
+    /// before it gets 503 `recovering`.
+    #[structopt(long, env = "KVSTORE_RECOVERY_WAIT_MS", default_value = "30000")]
+    pub recovery_wait_ms: u64,
+
     /// A maintenance command instead of serving.
     #[structopt(subcommand)]
     pub command: Option<ServerCommand>,
@@ -282,6 +289,7 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_watchers: DEFAULT_MAX_WATCHERS,
+            recovery_wait_ms: DEFAULT_RECOVERY_WAIT_MS,
             command: None,
         }
     }
@@ -352,6 +360,11 @@ impl Config {
              --auth-file) to require a bearer token, or listen on 127.0.0.1, or pass \
              --insecure-no-auth (KVSTORE_INSECURE_NO_AUTH=true) if the network is trusted"
         ))
+    }
+
+    /// How long a request waits for the data to load after a start.
+    pub fn recovery_wait(&self) -> Duration {
+        Duration::from_millis(self.recovery_wait_ms)
     }
 
     /// How long a client has to send its request head.
@@ -473,6 +486,7 @@ mod tests {
         assert_eq!(defaults.max_connections, constants.max_connections);
         assert_eq!(defaults.max_header_bytes, constants.max_header_bytes);
         assert_eq!(defaults.max_watchers, constants.max_watchers);
+        assert_eq!(defaults.recovery_wait_ms, constants.recovery_wait_ms);
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub enum ServerError {
     /// The server cannot take writes now, for example while shutting down (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The data is still being loaded after a start (503, `Retry-After: 1`).
+    #[error("{0}")]
+    Recovering(String),
     /// Writes are refused after a write or fsync failure of the log (503).
     #[error("{0}")]
     StorageFailed(String),
@@ -96,6 +99,7 @@ impl ServerError {
             ServerError::ConditionFailed { .. } => "condition_failed",
             ServerError::Unavailable(_) => "unavailable",
             ServerError::StorageFailed(_) => "storage_failed",
+            ServerError::Recovering(_) => "recovering",
             ServerError::Internal(_) => "internal",
         }
     }
@@ -128,9 +132,9 @@ impl ResponseError for ServerError {
             ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServerError::Gone { .. } => StatusCode::GONE,
             ServerError::ConditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-            ServerError::Unavailable(_) | ServerError::StorageFailed(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ServerError::Unavailable(_)
+            | ServerError::StorageFailed(_)
+            | ServerError::Recovering(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -139,6 +143,9 @@ impl ResponseError for ServerError {
         let mut response = HttpResponse::build(self.status_code());
         if let ServerError::MethodNotAllowed { allow } = self {
             response.insert_header((header::ALLOW, *allow));
+        }
+        if let ServerError::Recovering(_) = self {
+            response.insert_header((header::RETRY_AFTER, "1"));
         }
         if let ServerError::Unauthorized(_) = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"kv-store\""));

@@ -14,12 +14,12 @@ use crate::error::ServerError;
 
 /// Response header carrying the store revision an answer reflects.
 pub const REVISION_HEADER: &str = "X-Kv-Revision";
-use crate::state::AppState;
+use crate::startup::{Ready, Shared};
 
 /// `GET /`: the server is up; whether it takes writes; its fsync policy.
 #[utoipa::path(get, path = "/", tag = "seed",
     responses((status = 200, description = "Up", body = HealthResponse)))]
-pub async fn health(state: Data<AppState>) -> Json<HealthResponse> {
+pub async fn health(state: Ready) -> Json<HealthResponse> {
     Json(state.health())
 }
 
@@ -38,8 +38,15 @@ pub async fn healthz() -> Json<ProbeResponse> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready", body = ProbeResponse),
         (status = 503, description = "Not ready, and why", body = ProbeResponse)))]
-pub async fn readyz(state: Data<AppState>) -> HttpResponse {
-    match state.readiness() {
+pub async fn readyz(shared: Data<Shared>) -> HttpResponse {
+    let readiness = match shared.state() {
+        Some(state) => state.readiness(),
+        None => Err(ProbeResponse {
+            status: "recovering".into(),
+            reason: Some("the server is loading its data".into()),
+        }),
+    };
+    match readiness {
         Ok(()) => HttpResponse::Ok().json(ProbeResponse {
             status: "ready".into(),
             reason: None,
@@ -52,10 +59,7 @@ pub async fn readyz(state: Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/v1/snapshot", tag = "operations",
     responses((status = 200, description = "A snapshot file; X-Kv-Revision names its revision",
         content_type = "application/octet-stream")))]
-pub async fn snapshot(
-    principal: Principal,
-    state: Data<AppState>,
-) -> Result<HttpResponse, ServerError> {
+pub async fn snapshot(principal: Principal, state: Ready) -> Result<HttpResponse, ServerError> {
     principal.require(Right::Read, "")?;
     let (rev, body) = state.backup().await?;
     Ok(HttpResponse::Ok()
@@ -76,7 +80,7 @@ pub async fn snapshot(
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn set(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     body: Json<SetRequest>,
 ) -> Result<HttpResponse, ServerError> {
     principal.require(Right::Write, &body.key)?;
@@ -90,7 +94,7 @@ pub async fn set(
     responses((status = 200, description = "Found or not", body = GetResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn get(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     query: Query<GetQuery>,
 ) -> Result<Json<GetResponse>, ServerError> {
     principal.require(Right::Read, &query.key)?;
@@ -105,7 +109,7 @@ pub async fn get(
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn rm(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     body: Json<RmRequest>,
 ) -> Result<Json<RmResponse>, ServerError> {
     principal.require(Right::Write, &body.key)?;
@@ -121,7 +125,7 @@ pub async fn rm(
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn rm_by_post(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     body: Json<RmRequest>,
 ) -> Result<Json<RmResponse>, ServerError> {
     rm(principal, state, body).await

@@ -14,7 +14,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::web::{Bytes, BytesMut, Data, Payload, Query};
+use actix_web::web::{Bytes, BytesMut, Payload, Query};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_core::Stream;
 use kv_core::api::{key_from_path, parse_ttl, DeleteResponse, ErrorBody, KvEntry, PutResponse};
@@ -26,7 +26,7 @@ use serde::Deserialize;
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
 use crate::handlers::REVISION_HEADER;
-use crate::state::AppState;
+use crate::startup::Ready;
 
 /// The media type of a value stored without one.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
@@ -46,7 +46,7 @@ pub const EXPIRES_AT_HEADER: &str = "X-Kv-Expires-At";
         (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "No such key", body = ErrorBody)))]
 pub async fn get(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     request: HttpRequest,
 ) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;
@@ -109,7 +109,7 @@ impl PutParams {
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn put(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     request: HttpRequest,
     params: Query<PutParams>,
     payload: Payload,
@@ -159,7 +159,7 @@ pub async fn put(
         (status = 412, description = "Condition failed", body = ErrorBody)))]
 pub async fn delete(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     request: HttpRequest,
 ) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;

@@ -11,6 +11,8 @@
 //! - [`server`]: [`run`], which serves a bound listener until shutdown.
 //! - [`routes`]: the route table, one `configure` function for `run` and tests.
 //! - [`handlers`]: thin HTTP handlers: parse, call [`AppState`], answer.
+//! - [`startup`]: [`startup::Shared`] from the first connection, and the
+//!   [`startup::Ready`] extractor that holds requests while the data loads.
 //! - [`state`]: [`AppState`], the operations the handlers call.
 //! - [`pipeline`]: the single writer thread and its queue.
 //! - [`expiry`]: the scheduler that expires keys on time.
@@ -19,7 +21,6 @@
 //!   backup and restore.
 //! - [`metrics`]: `GET /metrics` and the middleware that counts requests.
 //! - [`openapi`]: `GET /openapi.json`, generated from the handlers.
-//! - [`recovering`]: the interim answers (503) while the data loads.
 //! - [`request_head`]: the limit on a request's headers (431).
 //! - [`tls`]: loading the certificate and key for HTTPS.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
@@ -43,10 +44,10 @@ pub mod list_routes;
 pub mod metrics;
 pub mod openapi;
 pub mod pipeline;
-pub mod recovering;
 pub mod request_head;
 pub mod routes;
 pub mod server;
+pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod tls;

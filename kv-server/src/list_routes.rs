@@ -1,7 +1,7 @@
 //! `GET /v1/kv?prefix=…` (list keys in order, a page at a time) and
 //! `DELETE /v1/kv?prefix=…` (remove every key under a prefix).
 
-use actix_web::web::{Data, Json, Query};
+use actix_web::web::{Json, Query};
 use kv_core::api::{
     DeletePrefixResponse, ErrorBody, ListEntry, ListResponse, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT,
 };
@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
-use crate::state::AppState;
+use crate::startup::Ready;
 
 /// Query of `GET /v1/kv`.
 #[derive(Debug, Deserialize)]
@@ -52,7 +52,7 @@ pub struct DeletePrefixParams {
     responses((status = 200, description = "A page of keys", body = ListResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn list(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     params: Query<ListParams>,
 ) -> Result<Json<ListResponse>, ServerError> {
     let params = params.into_inner();
@@ -109,7 +109,7 @@ pub async fn list(
     responses((status = 200, description = "Removed", body = DeletePrefixResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn delete_prefix(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     params: Query<DeletePrefixParams>,
 ) -> Result<Json<DeletePrefixResponse>, ServerError> {
     let params = params.into_inner();

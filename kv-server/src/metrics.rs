@@ -7,7 +7,7 @@
 //! nothing between scrapes.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -29,7 +29,7 @@ use prometheus_client::registry::Registry;
 use crate::auth::Principal;
 use crate::error::ServerError;
 use crate::routes::ROUTES;
-use crate::state::AppState;
+use crate::startup::Shared;
 use crate::storage::StorageStatus;
 
 /// The media type of the OpenMetrics text format.
@@ -64,11 +64,19 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    live: Arc<OnceLock<LiveState>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
-    /// Registers every metric; the live ones read `live` at each scrape.
-    pub fn new(live: LiveState) -> Self {
+    /// Registers every metric. The store's, the storage's and the feed's
+    /// appear once [`attach`](Self::attach) has given them.
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("kvstore");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -85,22 +93,19 @@ impl Metrics {
             "Time to answer a request (to the response head; streams last longer)",
             latency.clone(),
         );
-        registry.register(
-            "fsync_duration_seconds",
-            "Time of each fsync of the log",
-            live.storage.fsync_histogram().clone(),
-        );
-        registry.register(
-            "compactions",
-            "Log compactions completed",
-            live.storage.compaction_counter().clone(),
-        );
-        registry.register_collector(Box::new(live));
+        let live = Arc::new(OnceLock::new());
+        registry.register_collector(Box::new(Live(Arc::clone(&live))));
         Self {
             registry,
             requests,
             latency,
+            live,
         }
+    }
+
+    /// Starts reporting the loaded state's metrics.
+    pub fn attach(&self, live: LiveState) {
+        let _ = self.live.set(live);
     }
 
     /// Records one answered request.
@@ -155,12 +160,12 @@ pub async fn track(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let began = Instant::now();
-    let state = request.app_data::<Data<AppState>>().cloned();
+    let shared = request.app_data::<Data<Shared>>().cloned();
     let method = request.method().clone();
     let response = next.call(request).await?;
-    if let Some(state) = state {
+    if let Some(shared) = shared {
         let route = route_label(response.request().match_name());
-        state.metrics().record(
+        shared.metrics().record(
             route,
             &method,
             response.status().as_u16(),
@@ -177,9 +182,9 @@ pub async fn track(
         (status = 401, description = "No valid token", body = kv_core::api::ErrorBody)))]
 pub async fn metrics(
     _principal: Principal,
-    state: Data<AppState>,
+    shared: Data<Shared>,
 ) -> Result<HttpResponse, ServerError> {
-    let text = state
+    let text = shared
         .metrics()
         .encode()
         .map_err(|e| ServerError::Internal(format!("cannot encode metrics: {e}")))?;
@@ -224,9 +229,35 @@ fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-impl Collector for LiveState {
+/// The collector: reads the live state at each scrape, once it exists.
+#[derive(Debug)]
+struct Live(Arc<OnceLock<LiveState>>);
+
+impl Collector for Live {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let e = &mut encoder;
+        match self.0.get() {
+            Some(live) => live.encode(&mut encoder),
+            None => Ok(()),
+        }
+    }
+}
+
+impl LiveState {
+    fn encode(&self, e: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let fsync = self.storage.fsync_histogram();
+        fsync.encode(e.encode_descriptor(
+            "fsync_duration_seconds",
+            "Time of each fsync of the log",
+            None,
+            fsync.metric_type(),
+        )?)?;
+        let compactions = self.storage.compaction_counter();
+        compactions.encode(e.encode_descriptor(
+            "compactions",
+            "Log compactions completed",
+            None,
+            compactions.metric_type(),
+        )?)?;
         let feed = self.feed.stats();
         gauge(e, "keys", "Keys in the store", int(self.store.len() as u64))?;
         gauge(

@@ -11,30 +11,31 @@ use actix_web::{web, App, HttpServer};
 use log::info;
 
 use crate::config::Config;
-use crate::state::AppState;
-use crate::{metrics, request_head, routes, tls};
+use crate::startup::Shared;
+use crate::{metrics, request_head, routes};
 
 /// Log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG_TARGET: &str = "kv_server::access";
 
-/// Serves `listener` with `state` until `shutdown` resolves, then stops
+/// Serves `listener` with `shared` until `shutdown` resolves, then stops
 /// accepting connections, lets in-flight requests finish (up to the
 /// configured timeout), commits what the writer has queued, syncs the log,
-/// and returns.
+/// and returns. Until [`Shared::attach`] gives it the loaded state, requests
+/// wait for it (see [`crate::startup`]).
 ///
-/// Serves HTTPS when the configuration names a certificate and key.
+/// Serves HTTPS with `tls` (see [`crate::tls::server_config`]), HTTP without.
 ///
 /// # Errors
 ///
-/// The HTTP server could not be started, or the TLS files are unusable.
+/// The HTTP server could not be started.
 pub async fn run(
     listener: TcpListener,
-    state: AppState,
+    shared: web::Data<Shared>,
     config: Config,
+    tls: Option<rustls::ServerConfig>,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> io::Result<()> {
-    let state = web::Data::new(state);
-    let app_state = state.clone();
+    let app_state = shared.clone();
     let app_config = config.clone();
     let max_head = config.max_header_bytes;
     let mut server = HttpServer::new(move || {
@@ -61,24 +62,25 @@ pub async fn run(
     server = server
         .workers(workers)
         .max_connections(config.max_connections.div_ceil(workers).max(1));
-    let server = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            let tls = tls::server_config(cert, key).map_err(io::Error::other)?;
-            server.listen_rustls_0_23(listener, tls)?
-        }
-        _ => server.listen(listener)?,
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
     }
     .run();
     let handle = server.handle();
-    let stopping = state.clone();
+    let stopping = shared.clone();
     actix_web::rt::spawn(async move {
         shutdown.await;
         info!("shutdown requested: finishing in-flight requests, ending watch streams");
-        stopping.begin_shutdown();
+        if let Some(state) = stopping.state() {
+            state.begin_shutdown();
+        }
         handle.stop(true).await;
     });
     server.await?;
-    state.shutdown().await;
+    if let Some(state) = shared.state() {
+        state.shutdown().await;
+    }
     info!("stopped cleanly");
     Ok(())
 }

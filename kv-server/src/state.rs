@@ -16,13 +16,12 @@ use kv_core::{Command, Entry, Outcome, Store};
 use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
 use log::{info, warn};
 
-use crate::auth::{token_file, Authenticator};
 use crate::body_stream::{body_channel, BodyStream};
 use crate::commit_log::{CommitLog, MemoryOnly};
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::expiry::{ExpiryQueue, ExpiryScheduler};
-use crate::metrics::{LiveState, Metrics, WatchCounters};
+use crate::metrics::{LiveState, WatchCounters};
 use crate::pipeline::{CommitPipeline, Downstream};
 use crate::storage::backup::{copy_consistent, encode_backup};
 use crate::storage::{DataDir, DurableLog, StorageError, StorageStatus};
@@ -39,10 +38,8 @@ pub struct AppState {
     watch: WatchSettings,
     list_max_bytes: usize,
     max_txn_ops: usize,
-    auth: Authenticator,
     watchers: Arc<WatchCounters>,
     max_watchers: usize,
-    metrics: Metrics,
     /// Turns `true` when the server starts shutting down; watch streams
     /// end on it so that they do not hold the shutdown up.
     stopping: tokio::sync::watch::Sender<bool>,
@@ -64,20 +61,6 @@ impl Drop for WatcherSlot {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// The configured bearer tokens, from `KVSTORE_AUTH_TOKEN` and the token file.
-fn open_auth(config: &Config) -> Result<Authenticator, StorageError> {
-    let entries = match &config.auth_file {
-        None => Vec::new(),
-        Some(path) => token_file::load(path).map_err(StorageError::Config)?,
-    };
-    let root = config.auth_token.as_ref().map(|t| t.expose());
-    let auth = Authenticator::new(root, entries).map_err(StorageError::Config)?;
-    if auth.enabled() {
-        info!("authentication on: {} bearer token(s)", auth.token_count());
-    }
-    Ok(auth)
 }
 
 /// How watch streams behave.
@@ -111,7 +94,6 @@ impl AppState {
     /// The data directory is locked or damaged, a setting is invalid, or the
     /// writer thread could not be started.
     pub fn open(config: &Config) -> Result<Self, StorageError> {
-        let auth = open_auth(config)?;
         let (store, mut writer) = Store::new(config.shards, config.limits())
             .map_err(|e| StorageError::Config(e.to_string()))?;
         let (log, storage): (Box<dyn CommitLog>, _) = if config.in_memory {
@@ -154,14 +136,7 @@ impl AppState {
             submitter.submit_detached(Command::Expire { key, mod_rev })
         })
         .map_err(StorageError::io("cannot start the expiry thread"))?;
-        let metrics = Metrics::new(LiveState {
-            store: store.clone(),
-            storage: Arc::clone(&storage),
-            feed: Arc::clone(&feed),
-            watch: Arc::clone(&watchers),
-        });
         Ok(Self {
-            metrics,
             store,
             pipeline,
             expiry,
@@ -174,20 +149,19 @@ impl AppState {
             stopping: tokio::sync::watch::Sender::new(false),
             list_max_bytes: config.list_max_bytes,
             max_txn_ops: config.max_txn_ops,
-            auth,
             watchers,
             max_watchers: config.max_watchers,
         })
     }
 
-    /// The configured bearer tokens.
-    pub fn auth(&self) -> &Authenticator {
-        &self.auth
-    }
-
-    /// The metrics registry.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+    /// What `/metrics` reads at each scrape.
+    pub fn live_state(&self) -> LiveState {
+        LiveState {
+            store: self.store.clone(),
+            storage: Arc::clone(&self.storage),
+            feed: Arc::clone(&self.feed),
+            watch: Arc::clone(&self.watchers),
+        }
     }
 
     /// `GET /readyz`: `Ok` when the server should get traffic; otherwise

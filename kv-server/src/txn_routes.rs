@@ -15,7 +15,7 @@
 //! (`key`), `get` (`key`). A malformed entry is 400 naming where it is
 //! (`success[2]: …`).
 
-use actix_web::web::{Data, Json};
+use actix_web::web::Json;
 use base64::Engine as _;
 use kv_core::api::{
     ErrorBody, KvEntry, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse,
@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
-use crate::state::AppState;
+use crate::startup::Ready;
 
 /// `POST /v1/txn`.
 #[utoipa::path(post, path = "/v1/txn", tag = "kv",
@@ -36,7 +36,7 @@ use crate::state::AppState;
         (status = 503, description = "Writes refused", body = ErrorBody)))]
 pub async fn txn(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     body: Json<Value>,
 ) -> Result<Json<TxnResponse>, ServerError> {
     let txn = parse_txn(&body, state.max_txn_ops())?;

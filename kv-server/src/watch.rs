@@ -11,7 +11,7 @@ use std::io;
 use std::sync::Arc;
 
 use actix_web::rt::time::{interval_at, Instant};
-use actix_web::web::{Bytes, Data, Query};
+use actix_web::web::{Bytes, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use kv_core::api::{ErrorBody, WatchCut, WatchEvent, WatchProgress};
 use kv_pubsub::{Event, FeedError, Filter, Op};
@@ -22,7 +22,8 @@ use tokio::time::MissedTickBehavior;
 use crate::auth::{Principal, Right};
 use crate::body_stream::async_body_channel;
 use crate::error::ServerError;
-use crate::state::{AppState, WatchStart};
+use crate::startup::Ready;
+use crate::state::WatchStart;
 
 /// Events taken from the feed per read.
 const READ_BATCH: usize = 256;
@@ -57,7 +58,7 @@ pub struct WatchQuery {
         (status = 400, description = "Bad input", body = ErrorBody), (status = 410, description = "Revision no longer kept", body = ErrorBody)))]
 pub async fn watch(
     principal: Principal,
-    state: Data<AppState>,
+    state: Ready,
     query: Query<WatchQuery>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ServerError> {

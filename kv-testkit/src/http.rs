@@ -157,11 +157,14 @@ impl Answer {
     }
 }
 
-/// An agent that returns any status as a value, with a 30 s time limit.
+/// An agent that returns any status as a value, with a 30 s time limit. It
+/// does not reuse a connection idle for 4 s or more: the server closes idle
+/// connections after 5 s, and a request racing that close gets no answer.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
+        .max_idle_age(Duration::from_secs(4))
         .build()
         .into()
 }

@@ -9,13 +9,17 @@
 //! - [`http`]: [`http::request`], raw HTTP calls for tests.
 //! - [`nats`]: [`NatsServer`], a real `nats-server` on a free port.
 //! - [`rng`]: [`Lcg`], deterministic pseudo-randomness for workloads.
+//! - [`tls`]: [`tls::TestCa`], a private CA and server certificate as PEM files.
 #![deny(missing_docs)]
 
+pub mod haproxy;
 pub mod http;
 pub mod nats;
 pub mod rng;
 pub mod server;
+pub mod tls;
 
+pub use haproxy::Haproxy;
 pub use nats::NatsServer;
 pub use rng::Lcg;
 pub use server::{cargo_bin, TestServer};

@@ -19,9 +19,9 @@ pub struct NatsServer {
     jetstream: Option<tempfile::TempDir>,
 }
 
-/// Where `nats-server` is: on `PATH`, or in `/usr/sbin` where Debian's
-/// package puts it.
-fn find_binary() -> Option<PathBuf> {
+/// Where the program `name` is: on `PATH`, or in `/usr/sbin` where Debian's
+/// packages put daemons such as `nats-server` and `haproxy`.
+pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([
@@ -29,8 +29,26 @@ fn find_binary() -> Option<PathBuf> {
             "/usr/local/bin".into(),
             "/usr/bin".into(),
         ])
-        .map(|dir| dir.join("nats-server"))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
+}
+
+/// Reports that a tool a test needs is missing: under `CI=true` it panics
+/// (CI must run every test); elsewhere it says so loudly on stderr and the
+/// caller returns early.
+pub(crate) fn skip_or_panic(message: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!("\n=== SKIPPED: {message} ===\n");
+}
+
+/// A loopback port that was free a moment ago (the OS picks it).
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl NatsServer {
@@ -51,19 +69,14 @@ impl NatsServer {
     }
 
     fn launch(jetstream: bool) -> Option<NatsServer> {
-        let Some(binary) = find_binary() else {
-            let message = "nats-server is not installed, so this NATS test cannot run. \
-                           Install it with `apt-get install -y nats-server` (.ci/run does).";
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{message}");
-            }
-            eprintln!("\n=== SKIPPED: {message} ===\n");
+        let Some(binary) = find_binary("nats-server") else {
+            skip_or_panic(
+                "nats-server is not installed, so this NATS test cannot run. \
+                 Install it with `apt-get install -y nats-server` (.ci/run does).",
+            );
             return None;
         };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let jetstream = jetstream.then(|| tempfile::tempdir().expect("a JetStream directory"));
         let mut server = NatsServer {
             binary,

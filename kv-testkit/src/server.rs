@@ -1,12 +1,13 @@
 //! [`TestServer`]: the real `server` binary, started for one test.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
+use command_fds::{CommandFdExt, FdMapping};
 use tempfile::TempDir;
 
 /// How long a server may take to print its address.
@@ -14,8 +15,12 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a server may take to exit after a signal.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The line prefix the server prints on stdout once it listens.
-const LISTENING: &str = "kv-store listening on http://";
+/// The line prefix the server prints on stdout once it listens, followed by
+/// `http://ADDR`, or `https://ADDR` when it serves TLS.
+const LISTENING: &str = "kv-store listening on ";
+
+/// The first file descriptor of socket activation (`SD_LISTEN_FDS_START`).
+const LISTEN_FDS_START: i32 = 3;
 
 /// The path of a binary of this workspace, next to the running test's
 /// executable (`target/<profile>/NAME`). `cargo test --workspace` builds it.
@@ -44,7 +49,12 @@ pub fn cargo_bin(name: &str) -> PathBuf {
 pub struct TestServer {
     child: Child,
     addr: SocketAddr,
+    /// `http` or `https`, as the server announced.
+    scheme: &'static str,
     workdir: PathBuf,
+    /// Everything the server wrote on stderr, once the stream closes (in a
+    /// mutex so that a `TestServer` can be shared between threads).
+    stderr_log: Mutex<mpsc::Receiver<String>>,
     /// The temporary working directory, when the server owns it.
     _tempdir: Option<TempDir>,
 }
@@ -80,7 +90,57 @@ impl TestServer {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> TestServer {
-        let mut command = Command::new(bin.as_ref());
+        let command = Self::command(bin.as_ref(), workdir, args, env);
+        Self::spawn(command, bin.as_ref(), workdir)
+    }
+
+    /// Like [`start_in`](Self::start_in), on `listener`, which the caller
+    /// keeps open, as systemd does with a socket unit: the server gets it as
+    /// file descriptor 3 with `LISTEN_FDS=1` (socket activation; no
+    /// `LISTEN_PID`, which the server does not require) and listens on it
+    /// instead of `--host`.
+    ///
+    /// A server stopped gracefully closes only its own copy: connections
+    /// arriving until the next server starts on the same listener wait in its
+    /// backlog and are served by that one, instead of being refused.
+    ///
+    /// # Panics
+    ///
+    /// When the server announces another address than the listener's (it
+    /// did not use the socket), besides [`start_in`](Self::start_in)'s cases.
+    pub fn start_with_listener(
+        bin: impl AsRef<Path>,
+        workdir: &Path,
+        listener: &TcpListener,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        let expected = listener.local_addr().expect("the listener's address");
+        let socket = listener
+            .try_clone()
+            .expect("duplicate the listening socket");
+        let mut command = Self::command(bin.as_ref(), workdir, args, env);
+        command
+            .env("LISTEN_FDS", "1")
+            .env_remove("LISTEN_PID")
+            .fd_mappings(vec![FdMapping {
+                parent_fd: socket.into(),
+                child_fd: LISTEN_FDS_START,
+            }])
+            .expect("one mapping cannot collide");
+        // The command owns the duplicate and closes it once the child has it.
+        let server = Self::spawn(command, bin.as_ref(), workdir);
+        assert_eq!(
+            server.addr, expected,
+            "the server did not listen on the socket it was passed"
+        );
+        server
+    }
+
+    /// The command that runs `bin` in `workdir`, with the environment
+    /// [`start_with_env`](Self::start_with_env) describes.
+    fn command(bin: &Path, workdir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(bin);
         command
             .args(args)
             .current_dir(workdir)
@@ -94,22 +154,38 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        command
+    }
+
+    /// Spawns `command` (which runs `bin`) and waits until the server has
+    /// announced its address.
+    fn spawn(mut command: Command, bin: &Path, workdir: &Path) -> TestServer {
         let mut child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.as_ref().display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        // Closes the parent's copies of any file descriptors passed along.
+        drop(command);
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix(LISTENING) {
-                    let _ = tx.send(addr.trim().to_owned());
+                let announced = line.strip_prefix(LISTENING).and_then(|url| {
+                    url.strip_prefix("https://")
+                        .map(|addr| ("https", addr))
+                        .or_else(|| url.strip_prefix("http://").map(|addr| ("http", addr)))
+                });
+                if let Some((scheme, addr)) = announced {
+                    let _ = tx.send((scheme, addr.trim().to_owned()));
                 }
             }
         });
         let stderr_log = forward_stderr(stderr);
-        let addr = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(addr) => addr.parse().expect("the server prints a socket address"),
+        let (scheme, addr) = match rx.recv_timeout(START_TIMEOUT) {
+            Ok((scheme, addr)) => (
+                scheme,
+                addr.parse().expect("the server prints a socket address"),
+            ),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -122,7 +198,9 @@ impl TestServer {
         TestServer {
             child,
             addr,
+            scheme,
             workdir: workdir.to_owned(),
+            stderr_log: Mutex::new(stderr_log),
             _tempdir: None,
         }
     }
@@ -132,9 +210,9 @@ impl TestServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` when the server serves TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The URL of `path` (which starts with `/`) on this server.
@@ -167,6 +245,21 @@ impl TestServer {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Kills the process and returns everything it wrote on stderr (its
+    /// log), for tests that check what the server logs.
+    ///
+    /// # Panics
+    ///
+    /// When the log is not complete within [`STOP_TIMEOUT`].
+    pub fn kill_and_stderr(&mut self) -> String {
+        self.kill();
+        self.stderr_log
+            .lock()
+            .expect("the stderr log's lock")
+            .recv_timeout(STOP_TIMEOUT)
+            .expect("the server's stderr, once it closed")
     }
 
     /// Waits for the process to exit, at most [`STOP_TIMEOUT`].

@@ -8,7 +8,7 @@ use kv_client::commands::{self, EXIT_USAGE};
 
 fn main() -> ExitCode {
     match cli::parse() {
-        Parsed::Run(cli) => commands::run(cli, &mut std::io::stdout(), &mut std::io::stderr()),
+        Parsed::Run(cli) => commands::run(*cli, &mut std::io::stdout(), &mut std::io::stderr()),
         Parsed::Info(text) => {
             // A closed pipe (`client --help | head`) is not an error.
             let _ = writeln!(std::io::stdout(), "{text}");

@@ -21,8 +21,23 @@ use actix_web::{FromRequest, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use crate::error::ServerError;
-use crate::state::AppState;
+use crate::startup::Shared;
 use token_file::TokenEntry;
+
+/// The configured tokens: `KVSTORE_AUTH_TOKEN` and the token file.
+///
+/// # Errors
+///
+/// The token file cannot be read or is invalid, or a token is too short;
+/// the message names the file, never a token.
+pub fn from_config(config: &crate::config::Config) -> Result<Authenticator, String> {
+    let entries = match &config.auth_file {
+        None => Vec::new(),
+        Some(path) => token_file::load(path)?,
+    };
+    let root = config.auth_token.as_ref().map(|t| t.expose());
+    Authenticator::new(root, entries)
+}
 
 /// What a token may do to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,14 +259,14 @@ impl FromRequest for Principal {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let Some(state) = request.app_data::<Data<AppState>>() else {
-            return ready(Err(ServerError::Internal("no application state".into())));
+        let Some(shared) = request.app_data::<Data<Shared>>() else {
+            return ready(Err(ServerError::Internal("no shared state".into())));
         };
         let header = request
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes());
-        ready(state.auth().authenticate(header))
+        ready(shared.auth().authenticate(header))
     }
 }
 

@@ -1,15 +1,18 @@
-//! The `server` binary: parse the configuration, recover the data, bind,
-//! print the address, serve until SIGINT or SIGTERM. Or, with `restore`,
-//! build a data directory from a backup.
+//! The `server` binary: parse the configuration, bind (or take the socket
+//! systemd passes), serve while the data is recovered in the background,
+//! print the address once it is loaded, serve until SIGINT or SIGTERM. Or,
+//! with `restore`, build a data directory from a backup.
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
+use actix_web::web::Data;
 use anyhow::Context;
 use kv_server::config::ServerCommand;
+use kv_server::startup::Shared;
 use kv_server::storage::backup::restore;
-use kv_server::{recovering, run, tls, AppState, Config};
+use kv_server::{run, tls, AppState, Config};
 use log::{info, warn};
 
 fn main() -> ExitCode {
@@ -43,8 +46,11 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
         None => {}
     }
     // Settings that can fail are checked before the (possibly long) recovery.
-    let listener = TcpListener::bind(config.host.authority())
-        .with_context(|| format!("cannot listen on {}", config.host.authority()))?;
+    let auth = kv_server::auth::from_config(&config).map_err(anyhow::Error::msg)?;
+    if auth.enabled() {
+        info!("authentication on: {} bearer token(s)", auth.token_count());
+    }
+    let listener = listen(&config)?;
     let addr = listener.local_addr().context("no local address")?;
     if let Some(refusal) = config.protected_mode_error(addr) {
         anyhow::bail!(refusal);
@@ -58,22 +64,47 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!("accepting connections on {scheme}://{addr}; loading data");
-    // Probes get 503 "recovering" until the data is loaded.
-    let state = if config.in_memory {
-        AppState::open(&config)?
-    } else {
-        recovering::serve_while(&listener, tls, || AppState::open(&config))??
-    };
-    // Tests and scripts read this line to find the port when it was 0; it
-    // comes once the data is loaded and the server can answer.
-    println!("kv-store listening on {scheme}://{addr}");
-    std::io::stdout()
-        .flush()
-        .context("cannot write to stdout")?;
-    info!("listening on {scheme}://{addr}");
+    let shared = Data::new(Shared::new(auth, config.recovery_wait()));
+    let loading = shared.clone();
+    let recovery_config = config.clone();
+    // Requests wait for the data (see kv_server::startup); a failed
+    // recovery ends the process with the error, as before serving.
+    std::thread::Builder::new()
+        .name("kv-recovery".into())
+        .spawn(move || match AppState::open(&recovery_config) {
+            Ok(state) => {
+                loading.attach(state);
+                // Tests and scripts read this line to find the port when it
+                // was 0; it comes once the data is loaded.
+                println!("kv-store listening on {scheme}://{addr}");
+                let _ = std::io::stdout().flush();
+                info!("ready on {scheme}://{addr}");
+            }
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "error: {:#}", anyhow::Error::from(e));
+                std::process::exit(1);
+            }
+        })
+        .context("cannot start the recovery thread")?;
     actix_web::rt::System::new()
-        .block_on(run(listener, state, config, shutdown_signal()))
+        .block_on(run(listener, shared, config, tls, shutdown_signal()))
         .context("server failed")
+}
+
+/// The listening socket: the one systemd (or another service manager)
+/// passes with `LISTEN_FDS`, so that it stays open across restarts and no
+/// connection is refused meanwhile; otherwise a new one on `--host`.
+fn listen(config: &Config) -> anyhow::Result<TcpListener> {
+    let mut passed = listenfd::ListenFd::from_env();
+    if let Some(listener) = passed
+        .take_tcp_listener(0)
+        .context("LISTEN_FDS is set but its first socket is not a TCP listener")?
+    {
+        info!("using the listening socket passed in LISTEN_FDS; --host is not used");
+        return Ok(listener);
+    }
+    TcpListener::bind(config.host.authority())
+        .with_context(|| format!("cannot listen on {}", config.host.authority()))
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `server` binary on `127.0.0.1:0`, over HTTP.
 //! One test binary, a module per area.
 
+mod auth;
 mod bad_input;
 mod compaction;
 mod concurrency;
@@ -8,14 +9,19 @@ mod crash;
 mod disk_full;
 mod durability;
 mod feed_support;
+mod http_limits;
 mod kv_v1;
 mod lifecycle;
+mod metrics;
 mod nats_feed;
+mod protected_mode;
 mod seed_routes;
+mod tls;
 mod ttl;
 mod v1_list_txn;
 mod watch;
 
+use kv_testkit::http::{agent, send_with, Answer};
 use kv_testkit::TestServer;
 
 /// Starts the server built from this package with `args`.
@@ -44,4 +50,47 @@ pub fn check_present(server: &TestServer, pairs: &[(String, String)], when: &str
             "{when}: {key} lost or changed"
         );
     }
+}
+
+/// Sends `method path` to `server` as the holder of `token` (`None`: no
+/// `Authorization` header), with an optional `(content type, body)`.
+pub fn send_as(
+    server: &TestServer,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+) -> Answer {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = Vec::new();
+    if let Some(bearer) = &bearer {
+        headers.push(("authorization", bearer.as_str()));
+    }
+    if let Some((content_type, _)) = body {
+        headers.push(("content-type", content_type));
+    }
+    send_with(
+        &agent(),
+        method,
+        &server.url(path),
+        &headers,
+        body.map(|(_, bytes)| bytes),
+    )
+}
+
+/// `POST path` with a JSON body, as the holder of `token`.
+pub fn post_json_as(
+    server: &TestServer,
+    token: Option<&str>,
+    path: &str,
+    body: &serde_json::Value,
+) -> Answer {
+    let text = body.to_string();
+    send_as(
+        server,
+        token,
+        "POST",
+        path,
+        Some(("application/json", text.as_bytes())),
+    )
 }

@@ -1,0 +1,549 @@
+//! `client bench`: loads a server with gets, sets or a mix of both and
+//! reports requests/s and latency percentiles, like `redis-benchmark` or
+//! `nats bench`.
+//!
+//! Two engines send the requests. For `http://` servers, the event-driven
+//! one (`event`): a few threads (one per CPU by default, `--threads`), each
+//! running its share of the connections as tasks of a single-threaded
+//! tokio runtime, speaking HTTP/1.1 itself (`wire`). For `https://`, the
+//! blocking one (`blocking`): a thread per connection, each with its own
+//! ureq agent built from the client's settings. Either way the workers
+//! share nothing while they run but one request counter, which picks each
+//! request's key and operation (`plan`), and every connection records
+//! latencies in its own HDR histogram; they are merged at the end
+//! ([`report`]).
+//!
+//! ```text
+//! client bench get --connections 64 --duration 10s --keys 10000 --preload
+//! client --json bench mixed --writes 10 --api v1 --requests 1000000
+//! ```
+//!
+//! # Layout
+//!
+//! - this file: the options' types and the run: preload, measure, report,
+//!   whatever the engine.
+//! - `plan`: which request is which, its target and body, what an answer
+//!   means.
+//! - `event` and `wire`: the event-driven engine and its HTTP/1.1.
+//! - `blocking`: the engine on ureq.
+//! - [`report`]: per-connection tallies and the final [`Report`].
+
+mod blocking;
+mod event;
+mod plan;
+pub mod report;
+mod wire;
+
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cli::BenchArgs;
+use crate::client::KvClient;
+use crate::commands::{Failure, EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE};
+use blocking::Blocking;
+use event::Event;
+use plan::{Answer, Fault, Plan};
+use report::{thousands, Setup, Tally};
+
+pub use report::Report;
+
+/// Every benchmark key starts with this: `bench:00000000`, `bench:00000001`, ...
+pub const KEY_PREFIX: &str = "bench:";
+
+/// How often the progress line is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How often the main thread looks whether the workers are done.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+/// How often a worker looks whether the run has started.
+const START_POLL: Duration = Duration::from_millis(1);
+
+/// What a benchmark sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Only gets.
+    Get,
+    /// Only sets.
+    Set,
+    /// Sets for `--writes` percent of the requests, gets for the rest.
+    Mixed,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Get => "get",
+            Workload::Set => "set",
+            Workload::Mixed => "mixed",
+        }
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "get" => Ok(Workload::Get),
+            "set" => Ok(Workload::Set),
+            "mixed" => Ok(Workload::Mixed),
+            _ => Err(format!("unknown workload {text:?}: get, set or mixed")),
+        }
+    }
+}
+
+/// Which routes a benchmark uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `GET /get?key=` and `POST /set` (JSON).
+    Seed,
+    /// `GET /v1/kv/{key}` and `PUT /v1/kv/{key}` (raw bytes).
+    V1,
+}
+
+impl Api {
+    fn name(self) -> &'static str {
+        match self {
+            Api::Seed => "seed",
+            Api::V1 => "v1",
+        }
+    }
+}
+
+impl FromStr for Api {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "seed" => Ok(Api::Seed),
+            "v1" => Ok(Api::V1),
+            _ => Err(format!("unknown API {text:?}: seed or v1")),
+        }
+    }
+}
+
+/// One request's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Get = 0,
+    Set = 1,
+}
+
+/// Parses `--duration`: `10s`, `1500ms`, `2m`, or bare seconds.
+///
+/// # Errors
+///
+/// Not such a duration, or zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    kv_core::api::parse_ttl(text)
+        .map_err(|_| format!("{text:?} is not a duration such as 10s, 1500ms or 2m"))
+}
+
+/// The name of benchmark key `i`: `bench:00000042`.
+pub fn key_name(i: u64) -> String {
+    format!("{KEY_PREFIX}{i:08}")
+}
+
+/// The value a benchmark writes under key `i`: `size` bytes, the key's
+/// number (`00000042-`) then the alphabet over and over (cut to `size`).
+pub fn value_for(i: u64, size: usize) -> Vec<u8> {
+    let mut value = Vec::with_capacity(size);
+    value_into(&mut value, i, size);
+    value
+}
+
+/// Appends [`value_for`]`(i, size)` to `out`.
+fn value_into(out: &mut Vec<u8>, i: u64, size: usize) {
+    const FILLER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+    let start = out.len();
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{i:08}-");
+    while out.len() - start < size {
+        let room = size - (out.len() - start);
+        out.extend_from_slice(&FILLER[..room.min(FILLER.len())]);
+    }
+    out.truncate(start + size);
+}
+
+/// Runs `client bench` against the server of `client` and prints the
+/// report to `out` (JSON with `json`), progress to `err`. Returns the exit
+/// code: [`EXIT_OK`], or [`EXIT_SERVER_ERROR`] when any request failed.
+///
+/// # Errors
+///
+/// The server is unreachable at the start; `out` or `err` cannot be
+/// written; a thread cannot be started.
+pub(crate) fn run(
+    client: &KvClient,
+    args: &BenchArgs,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    if let Some(problem) = invalid(args) {
+        writeln!(err, "error: {problem}")?;
+        return Ok(EXIT_USAGE);
+    }
+    // One plain request first, so an unreachable server is one clear line
+    // (exit 3) rather than every request failing.
+    client.health()?;
+    let plan = Arc::new(Plan::new(
+        args.api,
+        args.workload,
+        args.writes,
+        args.keys,
+        args.value_size,
+    ));
+    let invalid_input = |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let base_url = client.base_url();
+    let engine: Box<dyn Engine> = if base_url.starts_with("http://") {
+        let threads = args.threads.unwrap_or_else(default_threads);
+        Box::new(Event::new(base_url, args.token.as_deref(), threads).map_err(invalid_input)?)
+    } else {
+        writeln!(
+            err,
+            "bench: blocking engine (one thread per connection) for {base_url}: \
+             the event-driven one speaks plain http only"
+        )?;
+        let config = client.agent_config().clone();
+        Box::new(Blocking::new(&plan, base_url, config).map_err(invalid_input)?)
+    };
+
+    if args.preload {
+        if let Some(failure) = preload(&*engine, &plan, args.connections, err)? {
+            writeln!(err, "error: the preload failed: {failure}")?;
+            return Ok(EXIT_SERVER_ERROR);
+        }
+    }
+
+    let measured = Arc::new(Run::new(plan, false, args.requests.unwrap_or(u64::MAX)));
+    let duration = args.requests.is_none().then_some(args.duration);
+    let (elapsed, tally) = drive(&*engine, &measured, args.connections, duration, err)?;
+    let setup = Setup {
+        workload: args.workload.name(),
+        api: args.api.name(),
+        engine: engine.name(),
+        connections: args.connections,
+        keys: args.keys,
+        value_size: args.value_size,
+        writes_percent: (args.workload == Workload::Mixed).then_some(args.writes),
+    };
+    let report = Report::new(setup, elapsed, &tally);
+    if json {
+        serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        report.write_text(out)?;
+    }
+    if report.missing > 0 {
+        writeln!(
+            err,
+            "note: {} gets found no value (--preload writes every key first)",
+            thousands(report.missing)
+        )?;
+    }
+    if let Some(first) = tally.first_error() {
+        writeln!(
+            err,
+            "error: {} of {} requests failed; the first: {first}",
+            thousands(report.errors),
+            thousands(report.requests)
+        )?;
+        return Ok(EXIT_SERVER_ERROR);
+    }
+    Ok(EXIT_OK)
+}
+
+/// What is wrong with `args`, if anything.
+fn invalid(args: &BenchArgs) -> Option<&'static str> {
+    if args.connections == 0 {
+        Some("--connections must be at least 1")
+    } else if args.keys == 0 {
+        Some("--keys must be at least 1")
+    } else if args.writes > 100 {
+        Some("--writes is a percentage, at most 100")
+    } else if args.requests == Some(0) {
+        Some("--requests must be at least 1")
+    } else if args.threads == Some(0) {
+        Some("--threads must be at least 1")
+    } else {
+        None
+    }
+}
+
+/// The event-driven engine's threads unless `--threads` says otherwise:
+/// one per CPU.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A way to send the requests of a run: the event-driven engine or the
+/// blocking one.
+trait Engine: Sync {
+    /// `event` or `blocking`, for the report.
+    fn name(&self) -> &'static str;
+
+    /// How many threads serve `connections` connections (at least one,
+    /// at most `connections`).
+    fn threads(&self, connections: usize) -> usize;
+
+    /// Serves `connections` connections of `run` on the calling thread:
+    /// opens them, says so ([`Run::opened`]), waits for the start
+    /// ([`Run::wait_for_go`]), then sends what [`Run::next`] hands out
+    /// and records it ([`Run::record`]) until it hands out nothing.
+    /// Returns what the connections measured.
+    ///
+    /// # Errors
+    ///
+    /// The thread cannot do its work at all (no runtime); it still says
+    /// its connections were opened, so the run is not held up.
+    fn work(&self, run: &Arc<Run>, connections: usize) -> std::io::Result<Tally>;
+}
+
+/// What the workers of one run (the preload or the measured run) share
+/// with each other and the main thread.
+#[derive(Debug)]
+pub(crate) struct Run {
+    plan: Arc<Plan>,
+    /// Preloading: request `n` sets key `n`, and the first failure stops
+    /// the run.
+    preload: bool,
+    /// How many requests to send at most.
+    limit: u64,
+    /// Requests handed out (it goes past `limit` at the end).
+    issued: AtomicU64,
+    failed: AtomicU64,
+    /// Connections opened, ready to start.
+    opened: AtomicUsize,
+    go: AtomicBool,
+    stop: AtomicBool,
+}
+
+impl Run {
+    fn new(plan: Arc<Plan>, preload: bool, limit: u64) -> Self {
+        Run {
+            plan,
+            preload,
+            limit,
+            issued: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            opened: AtomicUsize::new(0),
+            go: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Says that `connections` more connections are ready.
+    pub(crate) fn opened(&self, connections: usize) {
+        self.opened.fetch_add(connections, Ordering::AcqRel);
+    }
+
+    /// Blocks until every connection is open and the clock starts.
+    pub(crate) fn wait_for_go(&self) {
+        while !self.go.load(Ordering::Acquire) {
+            std::thread::sleep(START_POLL);
+        }
+    }
+
+    /// The operation and key of the next request, or `None` when the run
+    /// is over.
+    pub(crate) fn next(&self) -> Option<(Op, u64)> {
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let n = self.issued.fetch_add(1, Ordering::Relaxed);
+        if n >= self.limit {
+            None
+        } else if self.preload {
+            Some((Op::Set, n))
+        } else {
+            Some((self.plan.op(n), self.plan.key(n)))
+        }
+    }
+
+    /// Counts one request that took `took` in `tally`.
+    pub(crate) fn record(
+        &self,
+        tally: &mut Tally,
+        op: Op,
+        took: Duration,
+        result: Result<Answer, Fault>,
+    ) {
+        if result.is_err() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            if self.preload {
+                self.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        tally.record(op, took, result);
+    }
+
+    /// Requests handed out so far.
+    fn count(&self) -> u64 {
+        self.issued.load(Ordering::Relaxed).min(self.limit)
+    }
+
+    /// Ends the run: the workers stop after their current request (and
+    /// start at once if they were waiting).
+    fn halt(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.go.store(true, Ordering::Release);
+    }
+}
+
+/// Writes every key once, on up to `connections` connections, with a
+/// progress line every second. Returns the first failure, if any (the
+/// preload stops at it).
+fn preload(
+    engine: &dyn Engine,
+    plan: &Arc<Plan>,
+    connections: usize,
+    err: &mut dyn Write,
+) -> Result<Option<String>, Failure> {
+    let keys = plan.keys;
+    let started = Instant::now();
+    let run = Arc::new(Run::new(plan.clone(), true, keys));
+    let connections = connections.min(usize::try_from(keys).unwrap_or(usize::MAX));
+    let (_, tally) = drive(engine, &run, connections, None, err)?;
+    if let Some(first) = tally.first_error() {
+        return Ok(Some(first.to_owned()));
+    }
+    writeln!(
+        err,
+        "bench: preloaded {} keys in {:.1} s",
+        thousands(keys),
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(None)
+}
+
+/// Runs `run` on `connections` connections of `engine`: every connection
+/// opens, then all start together and send until `run` hands out no more
+/// requests or `duration` is over, with a progress line on `err` every
+/// second. Returns the time from the start to the last answer, and the
+/// merged tallies.
+fn drive(
+    engine: &dyn Engine,
+    run: &Arc<Run>,
+    connections: usize,
+    duration: Option<Duration>,
+    err: &mut dyn Write,
+) -> Result<(Duration, Tally), Failure> {
+    let threads = engine.threads(connections).clamp(1, connections);
+    std::thread::scope(|scope| -> Result<(Duration, Tally), Failure> {
+        let mut workers = Vec::with_capacity(threads);
+        for index in 0..threads {
+            // The connections, spread evenly.
+            let share = connections / threads + usize::from(index < connections % threads);
+            let name = if run.preload {
+                "bench-preload"
+            } else {
+                "bench"
+            };
+            let spawned = std::thread::Builder::new()
+                .name(format!("{name}-{index}"))
+                .spawn_scoped(scope, move || (engine.work(run, share), Instant::now()));
+            match spawned {
+                Ok(worker) => workers.push(worker),
+                Err(e) => {
+                    run.halt();
+                    return Err(e.into());
+                }
+            }
+        }
+        let running = |workers: &[std::thread::ScopedJoinHandle<'_, _>]| {
+            workers.iter().any(|worker| !worker.is_finished())
+        };
+        while run.opened.load(Ordering::Acquire) < connections && running(&workers) {
+            std::thread::sleep(START_POLL);
+        }
+        run.go.store(true, Ordering::Release);
+        let started = Instant::now();
+        let deadline = duration.map(|d| started + d);
+        let mut next_progress = started + PROGRESS_EVERY;
+        let mut last_count = 0;
+        while running(&workers) {
+            std::thread::sleep(POLL_EVERY);
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                run.halt();
+            }
+            if now >= next_progress && !run.stop.load(Ordering::Relaxed) {
+                // Progress is a diagnostic: a stderr that cannot be written
+                // must not stop the run halfway (the workers would go on).
+                let _ = progress(run, err, next_progress - started, last_count);
+                last_count = run.count();
+                next_progress += PROGRESS_EVERY;
+            }
+        }
+        let mut tally = Tally::new();
+        let mut last_answer = started;
+        let mut failure = None;
+        for worker in workers {
+            match worker.join() {
+                Ok((Ok(worker_tally), finished)) => {
+                    tally.merge(worker_tally);
+                    last_answer = last_answer.max(finished);
+                }
+                Ok((Err(e), _)) => failure = Some(e),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok((last_answer - started, tally)),
+        }
+    })
+}
+
+/// The progress line of `run`, `at` after its start; `before` requests
+/// were handed out a second earlier.
+fn progress(run: &Run, err: &mut dyn Write, at: Duration, before: u64) -> std::io::Result<()> {
+    let count = run.count();
+    if run.preload {
+        return writeln!(
+            err,
+            "bench: preloading, {} of {} keys",
+            thousands(count),
+            thousands(run.limit)
+        );
+    }
+    let rate = (count - before) as f64 / PROGRESS_EVERY.as_secs_f64();
+    writeln!(
+        err,
+        "bench: {:>3.0} s, {} req/s, {} requests, {} errors",
+        at.as_secs_f64(),
+        thousands(rate.round() as u64),
+        thousands(count),
+        thousands(run.failed.load(Ordering::Relaxed))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_carry_their_key_number_and_the_requested_size() {
+        assert_eq!(value_for(42, 20), b"00000042-abcdefghijk");
+        assert_eq!(value_for(7, 4), b"0000");
+        assert_eq!(value_for(7, 0), b"");
+        assert_eq!(value_for(1, 100).len(), 100);
+        assert_eq!(key_name(3), "bench:00000003");
+    }
+
+    #[test]
+    fn durations_parse_like_ttls() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! `client bench` (the real binary) against the real `server` binary: the
+//! report's figures add up, the writes really land, failures are counted
+//! and give exit 4.
+
+mod common;
+
+use common::{assert_exit, client, stderr, stdout};
+use kv_client::bench::{key_name, value_for};
+use kv_testkit::{cargo_bin, TestServer};
+use serde_json::Value;
+
+fn server(args: &[&str]) -> TestServer {
+    let mut all = vec!["--in-memory"];
+    all.extend_from_slice(args);
+    TestServer::start(cargo_bin("server"), &all)
+}
+
+/// Runs `client --json bench ARGS`, expects `code`, and parses the report.
+fn bench(host: &str, args: &[&str], code: i32) -> (Value, String) {
+    let mut all = vec!["--json", "bench"];
+    all.extend_from_slice(args);
+    let out = client(host, &all);
+    assert_exit(&out, code);
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    let report = serde_json::from_str(&stdout(&out)).expect("bench --json prints JSON");
+    (report, stderr(&out))
+}
+
+fn count(report: &Value, field: &str) -> u64 {
+    report[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {report}"))
+}
+
+/// p50 <= p90 <= p99 <= p99.9 <= max, all positive.
+fn assert_percentiles_ordered(latency: &Value) {
+    let get = |name: &str| {
+        latency[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} in {latency}"))
+    };
+    let values = [get("p50"), get("p90"), get("p99"), get("p99_9"), get("max")];
+    assert!(values[0] > 0.0, "{latency}");
+    assert!(values.windows(2).all(|w| w[0] <= w[1]), "{latency}");
+}
+
+#[test]
+fn a_set_bench_writes_every_key_and_a_get_bench_reads_them() {
+    let server = server(&[]);
+    let host = server.base_url();
+    let (report, _) = bench(
+        &host,
+        &[
+            "set",
+            "--requests",
+            "500",
+            "--keys",
+            "100",
+            "--connections",
+            "4",
+            "--value-size",
+            "40",
+        ],
+        0,
+    );
+    assert_eq!(count(&report, "requests"), 500, "{report}");
+    assert_eq!(count(&report, "errors"), 0, "{report}");
+    assert_eq!(report["ops"]["set"]["requests"], 500, "{report}");
+    assert_eq!(report["workload"], "set");
+    assert_eq!(report["api"], "seed");
+    assert!(report["requests_per_s"].as_f64().expect("rate") > 0.0);
+    assert!(report["mb_per_s"].as_f64().expect("throughput") > 0.0);
+    assert_percentiles_ordered(&report["latency_ms"]);
+
+    // 500 requests over 100 keys visit every key: all of them are there,
+    // with the value the bench documents.
+    let listed = client(&host, &["list", "--prefix", "bench:", "--keys-only"]);
+    assert_exit(&listed, 0);
+    assert_eq!(stdout(&listed).lines().count(), 100, "{}", stdout(&listed));
+    for i in [0, 1, 42, 99] {
+        let got = client(&host, &["get", &key_name(i)]);
+        assert_exit(&got, 0);
+        let expected = String::from_utf8(value_for(i, 40)).expect("ASCII");
+        assert_eq!(stdout(&got), format!("{expected}\n"));
+    }
+
+    let (report, _) = bench(
+        &host,
+        &[
+            "get",
+            "--requests",
+            "500",
+            "--keys",
+            "100",
+            "--connections",
+            "4",
+        ],
+        0,
+    );
+    assert_eq!(count(&report, "requests"), 500, "{report}");
+    assert_eq!(count(&report, "errors"), 0, "{report}");
+    assert_eq!(count(&report, "missing"), 0, "{report}");
+    assert_eq!(report["ops"]["get"]["requests"], 500, "{report}");
+    assert!(report["ops"]["set"].is_null(), "{report}");
+    assert_percentiles_ordered(&report["latency_ms"]);
+}
+
+#[test]
+fn a_mixed_v1_bench_preloads_then_reads_and_writes() {
+    let server = server(&[]);
+    let host = server.base_url();
+    let (report, err) = bench(
+        &host,
+        &[
+            "mixed",
+            "--api",
+            "v1",
+            "--writes",
+            "50",
+            "--preload",
+            "--requests",
+            "400",
+            "--keys",
+            "50",
+            "--connections",
+            "3",
+        ],
+        0,
+    );
+    assert!(err.contains("preloaded 50 keys"), "{err}");
+    assert_eq!(count(&report, "requests"), 400, "{report}");
+    assert_eq!(count(&report, "errors"), 0, "{report}");
+    assert_eq!(count(&report, "missing"), 0, "{report}");
+    assert_eq!(report["writes_percent"], 50);
+    let gets = report["ops"]["get"]["requests"].as_u64().expect("gets");
+    let sets = report["ops"]["set"]["requests"].as_u64().expect("sets");
+    assert_eq!(gets + sets, 400, "{report}");
+    assert!((100..=300).contains(&sets), "{report}");
+    assert_percentiles_ordered(&report["ops"]["get"]["latency_ms"]);
+    assert_percentiles_ordered(&report["ops"]["set"]["latency_ms"]);
+    // /v1 stores the raw bytes.
+    let got = client(&host, &["get", &key_name(7)]);
+    assert_eq!(
+        stdout(&got).trim_end().as_bytes(),
+        value_for(7, 100).as_slice()
+    );
+}
+
+#[test]
+fn a_timed_bench_prints_progress_and_a_text_report() {
+    let server = server(&[]);
+    let host = server.base_url();
+    let out = client(
+        &host,
+        &[
+            "bench",
+            "get",
+            "--duration",
+            "1500ms",
+            "--keys",
+            "10",
+            "--connections",
+            "2",
+        ],
+    );
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("bench:   1 s, "), "{err}");
+    assert!(err.contains(" req/s, "), "{err}");
+    // Nothing was preloaded: every get found nothing, which is not a failure.
+    assert!(err.contains("gets found no value"), "{err}");
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("get on GET /get?key=: 2 connections"),
+        "{text}"
+    );
+    assert!(text.contains(" req/s"), "{text}");
+    assert!(text.contains("p99.9 "), "{text}");
+}
+
+#[test]
+fn failed_requests_are_counted_by_kind_and_exit_4() {
+    let server = server(&["--max-value-bytes", "10"]);
+    let (report, err) = bench(
+        &server.base_url(),
+        &[
+            "set",
+            "--requests",
+            "20",
+            "--keys",
+            "5",
+            "--connections",
+            "2",
+        ],
+        4,
+    );
+    assert_eq!(count(&report, "requests"), 20, "{report}");
+    assert_eq!(count(&report, "errors"), 20, "{report}");
+    assert_eq!(report["errors_by_kind"]["413 payload_too_large"], 20);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: 20 of 20 requests failed; the first: 413 payload_too_large"),
+        "{err}"
+    );
+
+    // A preload that fails stops before measuring.
+    let out = client(
+        &server.base_url(),
+        &["bench", "get", "--preload", "--requests", "10"],
+    );
+    assert_exit(&out, 4);
+    assert!(
+        stderr(&out).contains("error: the preload failed: 413"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn an_unreachable_server_exits_3_and_bad_options_exit_2() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let out = client(&format!("127.0.0.1:{port}"), &["bench", "get"]);
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).starts_with("error: cannot reach the server"),
+        "{}",
+        stderr(&out)
+    );
+    for bad in [
+        &["bench", "mixed", "--writes", "101"][..],
+        &["bench", "get", "--keys", "0"],
+        &["bench", "get", "--duration", "soon"],
+        &["bench", "fetch"],
+    ] {
+        let out = client(&format!("127.0.0.1:{port}"), bad);
+        assert_exit(&out, 2);
+    }
+}
