@@ -134,10 +134,10 @@ wait_port() {
 
 # The server's supervisor (the internal command supervise-server BIN), run
 # by systemd-socket-activate with the listening socket as fd 3: runs the
-# server BIN on it again each time it exits 0 (a graceful stop by
-# restart-server), with its pid in $dir/server-process.pid; exits when the server
-# fails (with its exit status), or on SIGTERM, which it passes on to the
-# server, once that has stopped.
+# server BIN on it, and again each time it exits 0 (a graceful stop by
+# restart-server), with its pid in $dir/server-process.pid. Exits when the
+# server fails (with its exit status), or on SIGTERM, which it passes on to
+# the server, once that has stopped.
 supervise_server() {
   local bin=$1 server=""
   # The server is this shell's child, not the process LISTEN_PID names; it
@@ -168,10 +168,15 @@ start_server() {
 }
 
 # Waits until the server answers /readyz, once recovery is done: the first
-# connection also starts it (socket activation).
+# connection also starts it (socket activation). Fails as soon as the
+# supervisor has exited (the server failed).
 wait_server_ready() {
-  running_pid server >/dev/null || die "the server has exited (see $dir/server.log)"
-  wait_http_ok "$server_url/readyz" "$ready_timeout"
+  local deadline=$((SECONDS + ready_timeout))
+  until curl -fsS --max-time 2 -o /dev/null "$server_url/readyz" 2>/dev/null; do
+    running_pid server >/dev/null || die "the server has exited: see $dir/server.log"
+    ((SECONDS < deadline)) || die "$server_url/readyz did not answer 2xx within ${ready_timeout}s (see $dir/server.log)"
+    sleep 0.2
+  done
 }
 
 start() {

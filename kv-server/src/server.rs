@@ -14,6 +14,10 @@ use crate::config::Config;
 use crate::startup::Shared;
 use crate::{metrics, request_head, routes};
 
+/// How long to let the accept thread stop accepting before the workers
+/// stop, at shutdown.
+const ACCEPT_PAUSE_GRACE: Duration = Duration::from_millis(100);
+
 /// Log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG_TARGET: &str = "kv_server::access";
 
@@ -75,6 +79,14 @@ pub async fn run(
         if let Some(state) = stopping.state() {
             state.begin_shutdown();
         }
+        // Stop accepting before the workers stop: actix stops both at
+        // once, and the accept thread hands a few last connections to
+        // workers that are already gone, which drops them unanswered. With
+        // the socket held across restarts (LISTEN_FDS), connections left
+        // unaccepted wait for the next server instead. `pause` returns
+        // before the accept thread has acted on it, hence the short wait.
+        handle.pause().await;
+        actix_web::rt::time::sleep(ACCEPT_PAUSE_GRACE).await;
         handle.stop(true).await;
     });
     server.await?;

@@ -1,17 +1,18 @@
 //! The one-machine topology: HAProxy running the shipped
 //! `docker/haproxy.cfg` in front of the server, which publishes to NATS.
 //! Under a steady write and read load through HAProxy, the server is
-//! restarted (graceful stop, then a new process on the same listening
-//! socket and data) three times: no request may fail at the client, and
-//! every acknowledged write must read back with its value.
+//! restarted (graceful stop, then a new process on the same port and data)
+//! three times: no request may fail at the client, and every acknowledged
+//! write must read back with its value.
 //!
-//! The test holds the listening socket and passes it to each server process
-//! as systemd's socket activation does (`deploy/kv-store.socket`): while no
-//! server runs, connections wait in the socket's backlog for the next one
-//! instead of being refused or reset. A server that binds its own socket on
-//! each start (Docker Compose) relies on HAProxy's retries alone, and a
-//! connection caught in the closing server's backlog then fails now and then
-//! (see docker/haproxy.cfg).
+//! Once as systemd runs it (`deploy/kv-store.socket`): the test holds the
+//! listening socket and passes it to each server process (socket
+//! activation), so while no server runs, connections wait in the socket's
+//! backlog for the next one instead of being refused. And once as Docker
+//! Compose runs it: each process binds the port itself, and HAProxy's
+//! retries carry the requests over the gap (see docker/haproxy.cfg). The
+//! two run one after the other, not side by side, so that neither slows the
+//! other's restarts.
 //!
 //! Needs `haproxy` and `nats-server` (`apt-get install -y haproxy
 //! nats-server`; `.ci/run` installs them). Without them it says so and
@@ -20,7 +21,7 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use kv_testkit::haproxy::READY_TIMEOUT;
@@ -38,6 +39,29 @@ const WRITES_PER_PROCESS: u64 = 300;
 const LOAD_LIMIT: Duration = Duration::from_secs(60);
 /// Failure messages kept for the report (all are counted).
 const FAILURES_KEPT: usize = 20;
+
+/// Held by the running test: one topology at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// How each server process gets its listening socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Socket {
+    /// The test keeps one socket open and passes it to every process, as a
+    /// systemd socket unit does.
+    Kept,
+    /// Every process binds the same port anew, as in Docker Compose.
+    New,
+}
+
+#[test]
+fn restarts_on_a_kept_socket_behind_haproxy_fail_no_request_and_lose_no_write() {
+    restarts_behind_haproxy(Socket::Kept);
+}
+
+#[test]
+fn restarts_on_a_new_socket_behind_haproxy_fail_no_request_and_lose_no_write() {
+    restarts_behind_haproxy(Socket::New);
+}
 
 /// What one client thread did.
 #[derive(Debug, Default)]
@@ -200,8 +224,9 @@ fn list_all(base: &str, prefix: &str) -> HashMap<String, String> {
     }
 }
 
-#[test]
-fn restarts_behind_haproxy_fail_no_request_and_lose_no_write() {
+/// Three restarts under load behind HAProxy, each process on `socket`.
+fn restarts_behind_haproxy(socket: Socket) {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let test_started = Instant::now();
     let Some(nats) = NatsServer::start() else {
         return;
@@ -210,25 +235,18 @@ fn restarts_behind_haproxy_fail_no_request_and_lose_no_write() {
     let dir = tempfile::tempdir().expect("a data directory");
     let nats_url = nats.url();
     let env = [("KVSTORE_NATS_HOST", nats_url.as_str())];
-    // The socket every server process listens on, open for the whole test
-    // as a systemd socket unit keeps it; each process gets the same data
-    // directory, as a restarted service would.
+    // Every process listens on the same port and gets the same data
+    // directory, as a restarted service would. The socket is open for the
+    // whole test, and kept for the server processes or closed at once.
     let listener = TcpListener::bind("127.0.0.1:0").expect("a listening socket");
-    let mut server = TestServer::start_with_listener(bin, dir.path(), &listener, &[], &env);
-    let fresh = std::env::var("KV_TOPO_FRESH_BIND").is_ok();
-    let host = server.addr().to_string();
-    let listener = if fresh {
-        drop(server);
-        drop(listener);
-        server = TestServer::start_in(bin, dir.path(), &["--host", &host], &env);
-        None
-    } else {
-        Some(listener)
+    let host = listener.local_addr().expect("its address").to_string();
+    let listener = (socket == Socket::Kept).then_some(listener);
+    let start = || match &listener {
+        Some(listener) => TestServer::start_with_listener(bin, dir.path(), listener, &[], &env),
+        None => TestServer::start_in(bin, dir.path(), &["--host", &host], &env),
     };
-    let cfg = std::env::var("KV_TOPO_CFG")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| kv_testkit::haproxy::shipped_config());
-    let Some(mut lb) = Haproxy::start_with_config(&cfg, server.addr()) else {
+    let mut server = start();
+    let Some(mut lb) = Haproxy::start(server.addr()) else {
         return;
     };
 
@@ -256,11 +274,7 @@ fn restarts_behind_haproxy_fail_no_request_and_lose_no_write() {
         drop(server);
 
         let starting = Instant::now();
-        server = if fresh {
-            TestServer::start_in(bin, dir.path(), &["--host", &host], &env)
-        } else {
-            TestServer::start_with_listener(bin, dir.path(), listener.as_ref().unwrap(), &[], &env)
-        };
+        server = start();
         let started = starting.elapsed();
         // As deploy/rolling-restart.sh does: the next restart only once
         // HAProxy's checks see this process healthy.
@@ -282,11 +296,9 @@ fn restarts_behind_haproxy_fail_no_request_and_lose_no_write() {
     let failures: u64 = tallies.iter().map(|t| t.failures).sum();
     let writes: Vec<&(String, String)> = tallies.iter().flat_map(|t| &t.acked).collect();
     let haproxy_log = lb.log();
+    println!("{socket:?} socket:");
     for line in &timings {
         println!("{line}");
-    }
-    for line in &haproxy_log {
-        println!("HAPROXY {line}");
     }
     println!(
         "{requests} requests through HAProxy ({} writes acknowledged, {reads} reads), \
