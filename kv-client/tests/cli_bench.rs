@@ -1,18 +1,27 @@
 //! `client bench` (the real binary) against the real `server` binary: the
 //! report's figures add up, the writes really land, failures are counted
-//! and give exit 4.
+//! and give exit 4, the token is sent; over http by the event-driven
+//! engine, over https by the blocking one.
 
 mod common;
 
 use common::{assert_exit, client, stderr, stdout};
 use kv_client::bench::{key_name, value_for};
+use kv_testkit::tls::TestCa;
 use kv_testkit::{cargo_bin, TestServer};
 use serde_json::Value;
 
+/// A token the test servers accept (`KVSTORE_AUTH_TOKEN`).
+const TOKEN: &str = "bench-test-token-0123456789";
+
 fn server(args: &[&str]) -> TestServer {
+    server_with_env(args, &[])
+}
+
+fn server_with_env(args: &[&str], env: &[(&str, &str)]) -> TestServer {
     let mut all = vec!["--in-memory"];
     all.extend_from_slice(args);
-    TestServer::start(cargo_bin("server"), &all)
+    TestServer::start_with_env(cargo_bin("server"), &all, env)
 }
 
 /// Runs `client --json bench ARGS`, expects `code`, and parses the report.
@@ -24,6 +33,11 @@ fn bench(host: &str, args: &[&str], code: i32) -> (Value, String) {
     assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
     let report = serde_json::from_str(&stdout(&out)).expect("bench --json prints JSON");
     (report, stderr(&out))
+}
+
+/// `text` split at spaces: a command line without quoting.
+fn words(text: &str) -> Vec<&str> {
+    text.split(' ').collect()
 }
 
 fn count(report: &Value, field: &str) -> u64 {
@@ -50,17 +64,7 @@ fn a_set_bench_writes_every_key_and_a_get_bench_reads_them() {
     let host = server.base_url();
     let (report, _) = bench(
         &host,
-        &[
-            "set",
-            "--requests",
-            "500",
-            "--keys",
-            "100",
-            "--connections",
-            "4",
-            "--value-size",
-            "40",
-        ],
+        &words("set --requests 500 --keys 100 --connections 4 --value-size 40"),
         0,
     );
     assert_eq!(count(&report, "requests"), 500, "{report}");
@@ -68,6 +72,7 @@ fn a_set_bench_writes_every_key_and_a_get_bench_reads_them() {
     assert_eq!(report["ops"]["set"]["requests"], 500, "{report}");
     assert_eq!(report["workload"], "set");
     assert_eq!(report["api"], "seed");
+    assert_eq!(report["engine"], "event");
     assert!(report["requests_per_s"].as_f64().expect("rate") > 0.0);
     assert!(report["mb_per_s"].as_f64().expect("throughput") > 0.0);
     assert_percentiles_ordered(&report["latency_ms"]);
@@ -86,15 +91,7 @@ fn a_set_bench_writes_every_key_and_a_get_bench_reads_them() {
 
     let (report, _) = bench(
         &host,
-        &[
-            "get",
-            "--requests",
-            "500",
-            "--keys",
-            "100",
-            "--connections",
-            "4",
-        ],
+        &words("get --requests 500 --keys 100 --connections 4"),
         0,
     );
     assert_eq!(count(&report, "requests"), 500, "{report}");
@@ -109,25 +106,12 @@ fn a_set_bench_writes_every_key_and_a_get_bench_reads_them() {
 fn a_mixed_v1_bench_preloads_then_reads_and_writes() {
     let server = server(&[]);
     let host = server.base_url();
-    let (report, err) = bench(
-        &host,
-        &[
-            "mixed",
-            "--api",
-            "v1",
-            "--writes",
-            "50",
-            "--preload",
-            "--requests",
-            "400",
-            "--keys",
-            "50",
-            "--connections",
-            "3",
-        ],
-        0,
+    let args = words(
+        "mixed --api v1 --writes 50 --preload --requests 400 --keys 50 --connections 3 --threads 2",
     );
+    let (report, err) = bench(&host, &args, 0);
     assert!(err.contains("preloaded 50 keys"), "{err}");
+    assert!(!err.contains("blocking engine"), "{err}");
     assert_eq!(count(&report, "requests"), 400, "{report}");
     assert_eq!(count(&report, "errors"), 0, "{report}");
     assert_eq!(count(&report, "missing"), 0, "{report}");
@@ -183,15 +167,7 @@ fn failed_requests_are_counted_by_kind_and_exit_4() {
     let server = server(&["--max-value-bytes", "10"]);
     let (report, err) = bench(
         &server.base_url(),
-        &[
-            "set",
-            "--requests",
-            "20",
-            "--keys",
-            "5",
-            "--connections",
-            "2",
-        ],
+        &words("set --requests 20 --keys 5 --connections 2"),
         4,
     );
     assert_eq!(count(&report, "requests"), 20, "{report}");
@@ -235,9 +211,69 @@ fn an_unreachable_server_exits_3_and_bad_options_exit_2() {
         &["bench", "mixed", "--writes", "101"][..],
         &["bench", "get", "--keys", "0"],
         &["bench", "get", "--duration", "soon"],
+        &["bench", "get", "--threads", "0"],
         &["bench", "fetch"],
     ] {
         let out = client(&format!("127.0.0.1:{port}"), bad);
         assert_exit(&out, 2);
     }
+}
+
+#[test]
+fn the_token_is_sent_and_a_wrong_one_counts_401s() {
+    let server = server_with_env(&[], &[("KVSTORE_AUTH_TOKEN", TOKEN)]);
+    let host = server.base_url();
+    let set = ["set", "--requests", "200", "--keys", "20", "--token", TOKEN];
+    let (report, _) = bench(&host, &set, 0);
+    assert_eq!(count(&report, "errors"), 0, "{report}");
+    let got = client(&host, &["--token", TOKEN, "get", &key_name(3)]);
+    assert_exit(&got, 0);
+    assert_eq!(
+        stdout(&got).trim_end().as_bytes(),
+        value_for(3, 100).as_slice()
+    );
+
+    let wrong = "not-the-bench-token-0123456789";
+    for token in [&["--token", wrong][..], &[]] {
+        let mut args = words("get --requests 50 --keys 20 --api v1");
+        args.extend_from_slice(token);
+        let (report, err) = bench(&host, &args, 4);
+        assert_eq!(count(&report, "errors"), 50, "{report}");
+        assert_eq!(report["errors_by_kind"]["401 unauthorized"], 50, "{report}");
+        assert!(err.contains("the first: 401 unauthorized: "), "{err}");
+    }
+}
+
+#[test]
+fn connections_the_server_closes_are_opened_again() {
+    // Without keep-alive, every answer says `Connection: close`.
+    let server = server(&["--keep-alive-secs", "0"]);
+    let args = words("mixed --writes 50 --requests 300 --keys 30 --connections 4");
+    let (report, _) = bench(&server.base_url(), &args, 0);
+    assert_eq!(count(&report, "requests"), 300, "{report}");
+    assert_eq!(count(&report, "errors"), 0, "{report}");
+}
+
+#[test]
+fn https_runs_on_the_blocking_engine_with_the_clients_settings() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ca = TestCa::create(dir.path());
+    let tls = ca.server_args();
+    let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+    let server = server_with_env(&tls, &[("KVSTORE_AUTH_TOKEN", TOKEN)]);
+    // By name: the blocking engine looks it up once.
+    let host = format!("https://localhost:{}", server.addr().port());
+    let cacert = ca.ca_pem().to_str().expect("a UTF-8 path");
+    let mut args = words("mixed --api v1 --preload --requests 200 --keys 20 --connections 3");
+    args.extend_from_slice(&["--cacert", cacert, "--token", TOKEN]);
+    let (report, err) = bench(&host, &args, 0);
+    assert_eq!(report["engine"], "blocking", "{report}");
+    assert!(err.starts_with("bench: blocking engine"), "{err}");
+    assert_eq!(count(&report, "requests"), 200, "{report}");
+    assert_eq!(count(&report, "errors"), 0, "{report}");
+    assert_eq!(count(&report, "missing"), 0, "{report}");
+
+    let no_token = ["get", "--requests", "10", "--cacert", cacert];
+    let (report, _) = bench(&host, &no_token, 4);
+    assert_eq!(report["errors_by_kind"]["401 unauthorized"], 10, "{report}");
 }
