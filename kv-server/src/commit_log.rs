@@ -6,9 +6,9 @@ use kv_core::Batch;
 
 /// Where the commit pipeline persists each batch before applying it.
 ///
-/// The pipeline calls [`commit`](CommitLog::commit) once per batch, holding
-/// its writer lock (so one batch at a time, in revision order), before any
-/// change in the batch becomes visible to readers. An `Err` means the batch is not durable: it is not applied and
+/// The pipeline calls [`commit`](CommitLog::commit) once per batch, from its
+/// single writer thread, before any change in the batch becomes visible to
+/// readers. An `Err` means the batch is not durable: it is not applied and
 /// every command in it is answered with an error.
 pub trait CommitLog: Send {
     /// Persists `batch` per this log's durability policy.
@@ -17,13 +17,6 @@ pub trait CommitLog: Send {
     ///
     /// Any I/O error writing or syncing the batch.
     fn commit(&mut self, batch: &Batch) -> io::Result<()>;
-
-    /// Whether each commit waits for the disk (fsync `always`). Such a log
-    /// is only ever called from the writer thread, never from an HTTP
-    /// worker, so that a slow disk cannot stall reads.
-    fn waits_for_disk(&self) -> bool {
-        false
-    }
 
     /// Makes everything committed durable and stops background work. The
     /// pipeline calls it once, when it stops.

@@ -1,23 +1,14 @@
-//! The commit pipeline: one writer, group commit.
+//! The commit pipeline: the single writer thread.
 //!
-//! The store's single [`StoreWriter`] and the [`CommitLog`] live behind one
-//! lock, the *writer lock*: whoever holds it evaluates a batch against the
-//! store, hands it to the log, applies it and publishes it, so there is one
-//! revision order for the store, the log and the feed.
-//!
-//! Two ways in:
-//!
-//! - The writer thread takes everything queued (up to a batch limit) and
-//!   commits it as one batch: one log append and, with fsync `always`, one
-//!   sync however many handlers wait (group commit).
-//! - When the log does not wait for the disk (fsync `everysec` or `no`, or
-//!   in memory) and the writer lock is free, a handler commits its own
-//!   command on its worker thread instead: a write to the page cache costs
-//!   less than the two thread hops of the queue. A busy lock sends it to the
-//!   queue, so a worker never waits for the lock.
+//! Handlers [`submit`](CommitPipeline::submit) commands into a bounded queue.
+//! The writer takes everything queued (up to a batch limit), evaluates it
+//! against the store, hands the batch to the [`CommitLog`], applies it, and
+//! answers each waiting handler. One writer means one revision order, no
+//! write-write locking, and one log append (and one sync) per batch however
+//! many handlers are waiting: group commit.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use kv_core::{ChangeKind, Command, CoreError, Entry, Outcome, StoreWriter};
@@ -43,32 +34,12 @@ enum Message {
     Stop,
 }
 
-/// What the writer lock guards: the only mutator of the store, and the log.
-struct WriterCore {
-    writer: StoreWriter,
-    log: Box<dyn CommitLog>,
-    downstream: Downstream,
-    /// Set when the pipeline stopped: the log is closed, nothing commits.
-    stopped: bool,
-}
-
-/// Handle on the pipeline. Shared by all handlers (it lives in
+/// Handle on the writer thread. Shared by all handlers (it lives in
 /// [`AppState`](crate::AppState)).
+#[derive(Debug)]
 pub struct CommitPipeline {
     queue: mpsc::Sender<Message>,
-    core: Arc<Mutex<WriterCore>>,
-    /// Handlers may commit on their own thread (the log never waits for
-    /// the disk).
-    inline: bool,
     thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl std::fmt::Debug for CommitPipeline {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CommitPipeline")
-            .field("inline", &self.inline)
-            .finish_non_exhaustive()
-    }
 }
 
 impl std::fmt::Debug for Message {
@@ -81,15 +52,9 @@ impl std::fmt::Debug for Message {
     }
 }
 
-fn lock(core: &Mutex<WriterCore>) -> MutexGuard<'_, WriterCore> {
-    // A panic while committing is a bug; the state it leaves is still the
-    // last applied batch, so go on rather than poison every later write.
-    core.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl CommitPipeline {
-    /// Starts the writer thread; the pipeline owns `writer` and `log` and
-    /// hands every applied batch `downstream`.
+    /// Starts the writer thread, which owns `writer` and `log` and hands
+    /// every applied batch `downstream`.
     ///
     /// # Errors
     ///
@@ -101,22 +66,12 @@ impl CommitPipeline {
         max_batch: usize,
         queue_depth: usize,
     ) -> io::Result<Self> {
-        let inline = !log.waits_for_disk();
-        let core = Arc::new(Mutex::new(WriterCore {
-            writer,
-            log,
-            downstream,
-            stopped: false,
-        }));
         let (queue, receiver) = mpsc::channel(queue_depth.max(1));
-        let thread_core = Arc::clone(&core);
         let thread = std::thread::Builder::new()
             .name("kv-writer".into())
-            .spawn(move || write_loop(&thread_core, receiver, max_batch.max(1)))?;
+            .spawn(move || write_loop(writer, log, downstream, receiver, max_batch.max(1)))?;
         Ok(Self {
             queue,
-            core,
-            inline,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -131,43 +86,19 @@ impl CommitPipeline {
             .is_ok()
     }
 
-    /// Commits `command` and waits until it is committed (or refused).
+    /// Queues `command` and waits until it is committed (or refused).
     ///
     /// # Errors
     ///
-    /// [`ServerError::Unavailable`] when the pipeline has stopped,
-    /// [`ServerError::StorageFailed`] when the batch could not be made
-    /// durable; the command's own validation error otherwise.
+    /// [`ServerError::Unavailable`] when the pipeline has stopped or the batch
+    /// could not be made durable; the command's own validation error otherwise.
     pub async fn submit(&self, command: Command) -> Result<Outcome, ServerError> {
-        let command = match self.try_inline(command) {
-            Ok(reply) => return reply,
-            Err(command) => command,
-        };
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Message::Submit(command, reply))
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
-    }
-
-    /// Commits `command` on this thread if the log never waits for the disk
-    /// and the writer lock is free; gives it back otherwise.
-    fn try_inline(&self, command: Command) -> Result<Reply, Command> {
-        if !self.inline {
-            return Err(command);
-        }
-        let mut core = match self.core.try_lock() {
-            Ok(core) => core,
-            Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(TryLockError::WouldBlock) => return Err(command),
-        };
-        if core.stopped {
-            return Ok(Err(stopped()));
-        }
-        let mut answer = None;
-        core.commit(std::iter::once(command), |reply| answer = Some(reply));
-        Ok(answer.unwrap_or_else(|| Err(ServerError::Internal("a command got no outcome".into()))))
     }
 
     /// Runs `work` on the writer thread after everything queued so far is
@@ -222,7 +153,13 @@ pub struct Downstream {
     pub expiry: Arc<ExpiryQueue>,
 }
 
-fn write_loop(core: &Mutex<WriterCore>, mut receiver: mpsc::Receiver<Message>, max_batch: usize) {
+fn write_loop(
+    mut writer: StoreWriter,
+    mut log: Box<dyn CommitLog>,
+    downstream: Downstream,
+    mut receiver: mpsc::Receiver<Message>,
+    max_batch: usize,
+) {
     let mut commands = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
     let mut stopping = false;
@@ -245,64 +182,66 @@ fn write_loop(core: &Mutex<WriterCore>, mut receiver: mpsc::Receiver<Message>, m
                 next = receiver.try_recv().ok();
             }
         }
-        let mut core = lock(core);
         if !commands.is_empty() {
-            let mut waiting = replies.drain(..);
-            core.commit(commands.drain(..), |reply| {
-                // The submitter may have gone away (client disconnected);
-                // the write is committed all the same.
-                if let Some(waiter) = waiting.next() {
-                    let _ = waiter.send(reply);
-                }
-            });
+            commit(
+                &mut writer,
+                log.as_mut(),
+                &downstream,
+                &mut commands,
+                &mut replies,
+            );
         }
         if let Some(job) = exclusive {
             job();
         }
     }
-    let mut core = lock(core);
-    core.stopped = true;
-    if let Err(e) = core.log.close() {
+    if let Err(e) = log.close() {
         error!("the log could not be synced on shutdown: {e}");
     }
-    core.downstream.feed.close();
+    downstream.feed.close();
     info!("commit pipeline stopped");
 }
 
-impl WriterCore {
-    /// Evaluates, persists and applies one batch, and hands each command's
-    /// answer to `answer`, in order.
-    fn commit(&mut self, commands: impl Iterator<Item = Command>, mut answer: impl FnMut(Reply)) {
-        let batch = self.writer.prepare(commands);
-        debug!("committing a batch of {}", batch.outcomes.len());
-        let durable = self.log.commit(&batch);
-        if let Err(e) = &durable {
-            error!(
-                "batch of {} changes not committed: {e}",
-                batch.changes.len()
-            );
-        } else {
-            self.writer.apply(&batch);
-            // Durable and visible: now the feed may carry it.
-            self.downstream.feed.publish(&batch.changes);
-            for change in &batch.changes {
-                if let ChangeKind::Put(Entry {
-                    expires_at: Some(at),
-                    ..
-                }) = &change.kind
-                {
-                    self.downstream
-                        .expiry
-                        .add(*at, change.rev, Arc::clone(&change.key));
-                }
+/// Evaluates, persists and applies one batch, and answers its submitters.
+fn commit(
+    writer: &mut StoreWriter,
+    log: &mut dyn CommitLog,
+    downstream: &Downstream,
+    commands: &mut Vec<Command>,
+    replies: &mut Vec<oneshot::Sender<Reply>>,
+) {
+    debug!("committing a batch of {}", commands.len());
+    let batch = writer.prepare(commands.drain(..));
+    let durable = log.commit(&batch);
+    if let Err(e) = &durable {
+        error!(
+            "batch of {} changes not committed: {e}",
+            batch.changes.len()
+        );
+    } else {
+        writer.apply(&batch);
+        // Durable and visible: now the feed may carry it.
+        downstream.feed.publish(&batch.changes);
+        for change in &batch.changes {
+            if let ChangeKind::Put(Entry {
+                expires_at: Some(at),
+                ..
+            }) = &change.kind
+            {
+                downstream
+                    .expiry
+                    .add(*at, change.rev, Arc::clone(&change.key));
             }
         }
-        for outcome in batch.outcomes {
-            answer(match &durable {
-                Ok(()) => outcome.map_err(ServerError::from),
-                Err(e) => Err(not_durable(outcome, e)),
-            });
-        }
+    }
+    for (reply, outcome) in replies.drain(..).zip(batch.outcomes) {
+        let answer = match &durable {
+            Ok(()) => outcome.map_err(ServerError::from),
+            Err(e) => Err(not_durable(outcome, e)),
+        };
+        // The submitter may have gone away (client disconnected); the
+        // write is committed all the same.
+        let _ = reply.send(answer);
     }
 }
 

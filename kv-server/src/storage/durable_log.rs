@@ -170,10 +170,6 @@ impl DurableLog {
 }
 
 impl CommitLog for DurableLog {
-    fn waits_for_disk(&self) -> bool {
-        self.settings.policy == FsyncPolicy::Always
-    }
-
     fn commit(&mut self, batch: &Batch) -> io::Result<()> {
         if let Some(failure) = self.status.failure() {
             return Err(io::Error::other(format!(
