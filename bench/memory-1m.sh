@@ -7,17 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin server
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-
-start() {
-  RUST_LOG=warn KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server --data-dir "$work/data" --fsync no "$@" >"$work/out" &
-  pid=$!
-  until grep -q "listening on" "$work/out"; do kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }; sleep 0.05; done
-  base=$(sed -n 's/.*listening on //p' "$work/out")
-}
-stop() { kill "$pid"; wait "$pid" || true; pid=; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+start() { start_server --data-dir "$work/data" --fsync no; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 keys() { curl -s "$base/metrics" | awk '/^kvstore_keys / {print $2}'; }
 
@@ -27,11 +19,11 @@ THREADS=2 wrk -t2 -c16 -d60s -s bench/load-1m.lua "$base/set" >"$work/wrk.log"
 loaded_keys=$(keys)
 [ "$loaded_keys" = 1000000 ] || echo "note: $loaded_keys keys loaded, not 1000000 (the figures below divide by the keys really stored)" >&2
 loaded=$(rss_kib)
-stop
+stop_server
 start
 restarted_keys=$(keys)
 restarted=$(rss_kib)
-stop
+stop_server
 per_key() { echo "scale=1; ($1 - $empty) * 1024 / $2" | bc; }
 echo "empty server:          RSS $empty KiB"
 echo "after loading by HTTP: RSS $loaded KiB, $loaded_keys keys, $(per_key "$loaded" "$loaded_keys") bytes/key beyond empty"

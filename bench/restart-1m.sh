@@ -6,17 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin server
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-
-start() {
-  RUST_LOG=info KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server --data-dir "$work/data" "$@" >"$work/out" 2>"$work/err" &
-  pid=$!
-  until grep -q "listening on" "$work/out"; do kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }; sleep 0.05; done
-  base=$(sed -n 's/.*listening on //p' "$work/out")
-}
-stop() { kill "$pid"; wait "$pid" || true; pid=; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+# info: the recovery line says what was loaded.
+start() { RUST_LOG=info start_server --data-dir "$work/data" "$@"; }
+stop() { stop_server; }
 
 start --fsync no
 echo "loading 1,000,000 keys..."

@@ -12,17 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
 cargo build --release --quiet --bin server --bin client
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-
-start() {
-  RUST_LOG=warn KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server "$@" >"$work/out" &
-  pid=$!
-  until grep -q "listening on" "$work/out"; do kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }; sleep 0.05; done
-  base=$(sed -n 's/.*listening on //p' "$work/out")
-}
-stop() { kill "$pid"; wait "$pid" || true; pid=; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 # wrk LABEL URL [wrk args...]: prints "LABEL  N req/s  p99 X" and sets $rate.
 measure() {
   local label=$1 url=$2; shift 2
@@ -34,24 +25,24 @@ measure() {
 }
 ratio() { printf '  ratio %s\n' "$(echo "scale=2; $1 / $root" | bc)"; }
 
-start --data-dir "$work/always" --fsync always
+start_server --data-dir "$work/always" --fsync always
 target/release/client --host "$base" bench set --requests 10000 --keys 10000 --value-size 100 >/dev/null
 measure "always: GET /" "$base/"; root=$rate; echo
 measure "always: GET /get (10k keys)" "$base/get" -s bench/get.lua; ratio "$rate"
 measure "always: POST /set (100k keys)" "$base/set" -s bench/set.lua; ratio "$rate"
 measure "always: 90% get / 10% set" "$base/" -s bench/mixed.lua; ratio "$rate"
-stop
+stop_server
 
-start --data-dir "$work/no" --fsync no
+start_server --data-dir "$work/no" --fsync no
 measure "no: GET /" "$base/"; root=$rate; echo
 measure "no: POST /set (100k keys)" "$base/set" -s bench/set.lua; ratio "$rate"
-stop
+stop_server
 
-start --in-memory
+start_server --in-memory
 big=$(head -c 49152 /dev/urandom | base64 -w0)   # 65,536 characters
 for i in $(seq 0 15); do
   printf '%s' "$big" | curl -sf -X PUT --data-binary @- "$base/v1/kv/big-$i" >/dev/null
 done
 measure "memory: GET /v1/kv 64 KiB" "$base/v1/kv/big-7"
 awk '/Requests\/sec/ {printf "  %.0f MB/s of payload\n", $2 * 65536 / 1e6}' "$work/wrk.log"
-stop
+stop_server

@@ -8,13 +8,9 @@ cd "$(dirname "$0")/.."
 watchers=${1:-100}
 seconds=${2:-10}
 cargo build --release --quiet --bin server --example watch_fanout
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-RUST_LOG=warn KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server --data-dir "$work/data" >"$work/out" &
-pid=$!
-until grep -q "listening on" "$work/out"; do kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }; sleep 0.05; done
-base=$(sed -n 's/.*listening on //p' "$work/out")
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+start_server --data-dir "$work/data"
 rate() { wrk -t2 -c64 -d"${seconds}s" -s bench/set.lua "$base/set" | awk '/Requests\/sec/ {print $2}'; }
 alone=$(rate)
 target/release/examples/watch_fanout "$base" "$watchers" "$((seconds + 2))" >"$work/fanout" &

@@ -7,23 +7,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
 cargo build --release --quiet --bin server
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 rate() { wrk -t2 -c64 -d"$duration" --latency "$@" | tee -a "$work/wrk.log" | awk '/Requests\/sec/ {print $2}'; }
 p99() { awk '/ 99%/ {v=$2} END {print v}' "$work/wrk.log"; }
 
 for mode in always everysec no in-memory; do
   if [ "$mode" = in-memory ]; then args=(--in-memory); else args=(--fsync "$mode" --data-dir "$work/data-$mode"); fi
-  RUST_LOG=warn KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server "${args[@]}" >"$work/out" &
-  pid=$!
-  until grep -q "listening on" "$work/out"; do kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }; sleep 0.05; done
-  base=$(sed -n 's/.*listening on //p' "$work/out")
+  start_server "${args[@]}"
   : >"$work/wrk.log"
   root=$(rate "$base/")
   set=$(rate -s bench/set.lua "$base/set")
   printf '%-10s GET / %10s req/s   POST /set %10s req/s   ratio %s   set p99 %s\n' \
     "$mode" "$root" "$set" "$(echo "scale=3; $set / $root" | bc)" "$(p99)"
-  kill "$pid"; wait "$pid" || true; pid=
+  stop_server
 done

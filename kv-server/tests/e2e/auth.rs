@@ -598,19 +598,8 @@ fn prefix_rights_on_transactions() {
 
 /// Opens `GET /v1/watch?QUERY` as `token`: the stream, or status and body.
 fn open_watch(server: &TestServer, token: &str, query: &str) -> Result<WatchStream, (u16, String)> {
-    let mut response = kv_testkit::http::agent()
-        .get(server.url(&format!("/v1/watch?{query}")))
-        .header("authorization", &format!("Bearer {token}"))
-        .call()
-        .unwrap_or_else(|e| panic!("GET /v1/watch?{query}: {e}"));
-    let status = response.status().as_u16();
-    if status != 200 {
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        return Err((status, body));
-    }
-    Ok(WatchStream::new(Box::new(
-        response.into_body().into_reader(),
-    )))
+    let authorization = format!("Bearer {token}");
+    crate::feed_support::open_watch(server, query, &[("authorization", &authorization)])
 }
 
 fn assert_watch_forbidden(server: &TestServer, token: &str, query: &str) {

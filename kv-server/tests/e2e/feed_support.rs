@@ -4,9 +4,40 @@
 pub use kv_testkit::Lcg;
 use std::collections::BTreeSet;
 
+use kv_client::watch::WatchStream;
 use kv_client::KvClient;
 use kv_core::api::WatchEvent;
 use kv_testkit::TestServer;
+
+/// Opens `GET /v1/watch?QUERY` with `headers` (no overall time limit: the
+/// stream stays open). A 200 gives the event stream; any other status
+/// gives the status and the body.
+pub fn open_watch(
+    server: &TestServer,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Result<WatchStream, (u16, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut request = agent.get(server.url(&format!("/v1/watch?{query}")));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request
+        .call()
+        .unwrap_or_else(|e| panic!("GET /v1/watch?{query}: {e}"));
+    let status = response.status().as_u16();
+    if status != 200 {
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        return Err((status, body));
+    }
+    Ok(WatchStream::new(Box::new(
+        response.into_body().into_reader(),
+    )))
+}
 
 /// A committed change, as a writer saw it acknowledged or a watcher got it.
 #[derive(Debug, Clone, PartialEq, Eq)]

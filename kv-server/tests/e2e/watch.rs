@@ -15,7 +15,7 @@ use kv_client::KvClient;
 use kv_testkit::TestServer;
 use serde_json::Value;
 
-use crate::feed_support::{assert_exactly, client_of, sorted_contiguous, Change, Lcg};
+use crate::feed_support::{self, assert_exactly, client_of, sorted_contiguous, Change, Lcg};
 use crate::start;
 
 /// How long any wait on the feed may take before the test fails.
@@ -24,36 +24,16 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// that they have seen the last revision.
 const HEARTBEAT_MS: &str = "100";
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-/// Opens `GET /v1/watch?QUERY` (with `Last-Event-ID` when given) and
-/// returns the status and, for a 200, the event stream; otherwise the body.
+/// Opens `GET /v1/watch?QUERY`, with `Last-Event-ID` when given.
 fn open_watch(
     server: &TestServer,
     query: &str,
     last_event_id: Option<&str>,
 ) -> Result<WatchStream, (u16, String)> {
-    let mut request = agent().get(server.url(&format!("/v1/watch?{query}")));
-    if let Some(id) = last_event_id {
-        request = request.header("Last-Event-ID", id);
+    match last_event_id {
+        Some(id) => feed_support::open_watch(server, query, &[("Last-Event-ID", id)]),
+        None => feed_support::open_watch(server, query, &[]),
     }
-    let mut response = request
-        .call()
-        .unwrap_or_else(|e| panic!("GET /v1/watch?{query}: {e}"));
-    let status = response.status().as_u16();
-    if status != 200 {
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        return Err((status, body));
-    }
-    Ok(WatchStream::new(Box::new(
-        response.into_body().into_reader(),
-    )))
 }
 
 fn watch(server: &TestServer, query: &str, last_event_id: Option<&str>) -> WatchStream {
