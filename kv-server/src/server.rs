@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::http::KeepAlive;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use log::info;
 
@@ -42,13 +42,19 @@ pub async fn run(
     let app_state = shared.clone();
     let app_config = config.clone();
     let max_head = config.max_header_bytes;
+    // The access log formats every request even when its lines would be
+    // filtered out; leave it out when its level is off (RUST_LOG=warn).
+    let access_log = log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info);
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(move |request, next| {
                 request_head::limit_head(max_head, request, next)
             }))
             .wrap(from_fn(metrics::track))
-            .wrap(Logger::default().log_target(ACCESS_LOG_TARGET))
+            .wrap(Condition::new(
+                access_log,
+                Logger::default().log_target(ACCESS_LOG_TARGET),
+            ))
             .app_data(app_state.clone())
             .configure(|cfg| routes::configure(cfg, &app_config))
     })
