@@ -287,16 +287,7 @@ fn a_read_only_token_reads_everything_and_writes_nothing() {
         ),
         "reader DELETE /rm",
     );
-    assert_forbidden(
-        &send_as(
-            &server,
-            r,
-            "PUT",
-            &key_path("other"),
-            Some(("text/plain", b"x")),
-        ),
-        "reader PUT",
-    );
+    assert_forbidden(&put_as(&server, r, &key_path("other"), b"x"), "reader PUT");
     assert_forbidden(
         &send_as(&server, r, "DELETE", &key_path("other"), None),
         "reader DELETE /v1/kv",
@@ -377,13 +368,7 @@ fn prefix_rights_on_the_seed_and_key_routes() {
         "app DELETE /rm outside",
     );
     // /v1/kv/{key}.
-    let put = send_as(
-        &server,
-        a,
-        "PUT",
-        &key_path("app/y"),
-        Some(("text/plain", b"2")),
-    );
+    let put = put_as(&server, a, &key_path("app/y"), b"2");
     assert_status(&put, 201, "app PUT inside");
     let got = send_as(&server, a, "GET", &key_path("app/y"), None);
     assert_status(&got, 200, "app GET inside");
@@ -391,34 +376,16 @@ fn prefix_rights_on_the_seed_and_key_routes() {
     // A key with characters that need encoding, still inside the prefix.
     let odd = "app/with space/%2F";
     assert_status(
-        &send_as(
-            &server,
-            a,
-            "PUT",
-            &key_path(odd),
-            Some(("text/plain", b"3")),
-        ),
+        &put_as(&server, a, &key_path(odd), b"3"),
         201,
         "app PUT of an encoded key inside",
     );
     assert_forbidden(
-        &send_as(
-            &server,
-            a,
-            "PUT",
-            &key_path("other"),
-            Some(("text/plain", b"x")),
-        ),
+        &put_as(&server, a, &key_path("other"), b"x"),
         "app PUT outside",
     );
     assert_forbidden(
-        &send_as(
-            &server,
-            a,
-            "PUT",
-            &key_path("appx/y"),
-            Some(("text/plain", b"x")),
-        ),
+        &put_as(&server, a, &key_path("appx/y"), b"x"),
         "app PUT beside the prefix",
     );
     assert_forbidden(
@@ -594,6 +561,11 @@ fn prefix_rights_on_transactions() {
         "writing txn with read rights only",
     );
     assert_eq!(value(&server, "app/t").as_deref(), Some("1"));
+}
+
+/// `PUT /v1/kv/{key}` of a text value, at `path` (from `key_path`), as `token`.
+fn put_as(server: &TestServer, token: Option<&str>, path: &str, value: &[u8]) -> Answer {
+    send_as(server, token, "PUT", path, Some(("text/plain", value)))
 }
 
 /// Opens `GET /v1/watch?QUERY` as `token`: the stream, or status and body.
