@@ -106,7 +106,6 @@ struct Token {
 /// The configured tokens. Cheap to share; built once at startup.
 pub struct Authenticator {
     tokens: Vec<Token>,
-    unrestricted: Principal,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -152,18 +151,7 @@ impl Authenticator {
                 watch: e.watch,
             }),
         }));
-        Ok(Self {
-            tokens,
-            unrestricted: Principal::unrestricted(),
-        })
-    }
-
-    /// No tokens: authentication is off.
-    pub fn disabled() -> Self {
-        Self {
-            tokens: Vec::new(),
-            unrestricted: Principal::unrestricted(),
-        }
+        Ok(Self { tokens })
     }
 
     /// Whether requests must carry a token.
@@ -184,7 +172,7 @@ impl Authenticator {
     /// is missing, not a bearer token, or matches no token.
     pub fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Principal, ServerError> {
         if !self.enabled() {
-            return Ok(self.unrestricted.clone());
+            return Ok(Principal::unrestricted());
         }
         let presented = authorization.and_then(bearer_token).ok_or_else(|| {
             ServerError::Unauthorized("send Authorization: Bearer <token>".into())
@@ -337,7 +325,7 @@ mod tests {
 
     #[test]
     fn without_tokens_everything_is_allowed() {
-        let auth = Authenticator::disabled();
+        let auth = Authenticator::new(None, Vec::new()).expect("no tokens");
         let anyone = auth.authenticate(None).expect("off");
         anyone.require(Right::Write, "").expect("unrestricted");
         assert!(Authenticator::new(Some("short"), Vec::new()).is_err());
