@@ -88,7 +88,7 @@ fn snapshot(c: &mut Criterion) {
     let entries: Vec<_> = changes(64)
         .into_iter()
         .map(|change| match change.kind {
-            ChangeKind::Put(entry) => (change.key, entry),
+            ChangeKind::Put(entry) => entry,
             other => panic!("not a put: {other:?}"),
         })
         .collect();
@@ -99,8 +99,8 @@ fn snapshot(c: &mut Criterion) {
         encode.bench_function(BenchmarkId::new("entries", n), |b| {
             b.iter(|| {
                 buf.clear();
-                for (key, entry) in &entries[..n] {
-                    encode_snapshot_entry(black_box(key), black_box(entry), &mut buf);
+                for entry in &entries[..n] {
+                    encode_snapshot_entry(black_box(entry), &mut buf);
                 }
                 black_box(buf.len())
             });
@@ -111,8 +111,8 @@ fn snapshot(c: &mut Criterion) {
     let mut decode = c.benchmark_group("snapshot_decode");
     for n in BATCHES {
         let mut bytes = Vec::new();
-        for (key, entry) in &entries[..n] {
-            encode_snapshot_entry(key, entry, &mut bytes);
+        for entry in &entries[..n] {
+            encode_snapshot_entry(entry, &mut bytes);
         }
         decode.throughput(Throughput::Elements(n as u64));
         decode.bench_function(BenchmarkId::new("entries", n), |b| {

@@ -269,16 +269,17 @@ pub struct KvEntry {
 impl KvEntry {
     /// The wire form of `entry` under `key`, read at store revision `rev`.
     pub fn new(key: String, entry: &crate::Entry, rev: u64) -> Self {
-        let (value, encoding) = Self::encode_value(&entry.value);
+        let meta = entry.meta();
+        let (value, encoding) = Self::encode_value(entry.value());
         KvEntry {
             key,
             value,
             encoding,
-            content_type: entry.content_type.as_deref().map(str::to_owned),
-            create_rev: entry.create_rev,
-            mod_rev: entry.mod_rev,
-            version: entry.version,
-            expires_at: entry.expires_at,
+            content_type: meta.content_type.map(str::to_owned),
+            create_rev: meta.create_rev,
+            mod_rev: meta.mod_rev,
+            version: meta.version,
+            expires_at: meta.expires_at,
             rev,
         }
     }
@@ -374,21 +375,22 @@ impl ListEntry {
     /// The wire form of `entry` under `key`; without the value when
     /// `keys_only`.
     pub fn new(key: String, entry: &crate::Entry, keys_only: bool) -> Self {
+        let meta = entry.meta();
         let (value, encoding) = if keys_only {
             (None, None)
         } else {
-            let (value, encoding) = KvEntry::encode_value(&entry.value);
+            let (value, encoding) = KvEntry::encode_value(entry.value());
             (Some(value), Some(encoding))
         };
         ListEntry {
             key,
             value,
             encoding,
-            content_type: entry.content_type.as_deref().map(str::to_owned),
-            create_rev: entry.create_rev,
-            mod_rev: entry.mod_rev,
-            version: entry.version,
-            expires_at: entry.expires_at,
+            content_type: meta.content_type.map(str::to_owned),
+            create_rev: meta.create_rev,
+            mod_rev: meta.mod_rev,
+            version: meta.version,
+            expires_at: meta.expires_at,
         }
     }
 }

@@ -22,10 +22,8 @@
 //!   the end (3)
 //!   `u64` entry count and `u64 end_rev`.
 
-use std::sync::Arc;
-
 use crate::command::{Change, ChangeKind};
-use crate::entry::Entry;
+use crate::entry::{Entry, Meta};
 use crate::error::{CoreError, Result};
 
 /// Magic at the start of every log segment.
@@ -137,21 +135,8 @@ pub fn decode_frame(bytes: &[u8]) -> Frame<'_> {
 /// One operation of a log record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogOp {
-    /// The key now holds this value.
-    Put {
-        /// The key.
-        key: String,
-        /// The value.
-        value: Arc<[u8]>,
-        /// The key's creation revision.
-        create_rev: u64,
-        /// The key's version after this write.
-        version: u64,
-        /// The value's media type, if any.
-        content_type: Option<Arc<str>>,
-        /// When the key expires (milliseconds since the epoch), if ever.
-        expires_at: Option<u64>,
-    },
+    /// The key now holds this entry (its `mod_rev` is the record's revision).
+    Put(Entry),
     /// The key was removed.
     Remove {
         /// The key.
@@ -178,13 +163,14 @@ pub fn encode_changes(changes: &[Change], out: &mut Vec<u8>) {
             for change in group {
                 match &change.kind {
                     ChangeKind::Put(entry) => {
+                        let meta = entry.meta();
                         buf.push(OP_PUT);
                         put_bytes(buf, change.key.as_bytes());
-                        put_u64(buf, entry.create_rev);
-                        put_u64(buf, entry.version);
-                        put_bytes(buf, &entry.value);
-                        put_content_type(buf, entry.content_type.as_deref());
-                        put_u64(buf, entry.expires_at.unwrap_or(0));
+                        put_u64(buf, meta.create_rev);
+                        put_u64(buf, meta.version);
+                        put_bytes(buf, entry.value());
+                        put_content_type(buf, meta.content_type);
+                        put_u64(buf, meta.expires_at.unwrap_or(0));
                     }
                     // An expiry is a removal to whoever replays the log.
                     ChangeKind::Remove | ChangeKind::Expire => {
@@ -209,15 +195,23 @@ pub fn decode_log_record(payload: &[u8]) -> Result<LogRecord> {
     let mut ops = Vec::with_capacity(count.min(1024) as usize);
     for _ in 0..count {
         ops.push(match r.u8()? {
-            OP_PUT => LogOp::Put {
-                key: r.string()?,
-                create_rev: r.u64()?,
-                version: r.u64()?,
-                value: r.bytes()?.into(),
-                content_type: r.content_type()?,
-                expires_at: r.expiry()?,
+            OP_PUT => {
+                let key = r.key()?;
+                let create_rev = r.u64()?;
+                let version = r.u64()?;
+                let value = r.bytes()?;
+                let meta = Meta {
+                    create_rev,
+                    mod_rev: rev,
+                    version,
+                    content_type: r.content_type()?,
+                    expires_at: r.expiry()?,
+                };
+                LogOp::Put(Entry::new(key, value, meta))
+            }
+            OP_REMOVE => LogOp::Remove {
+                key: r.key()?.to_owned(),
             },
-            OP_REMOVE => LogOp::Remove { key: r.string()? },
             _ => return Err(CoreError::Malformed("unknown op kind")),
         });
     }
@@ -236,13 +230,8 @@ pub enum SnapshotItem {
         /// The store revision when the snapshot began.
         start_rev: u64,
     },
-    /// One key and its entry.
-    Entry {
-        /// The key.
-        key: String,
-        /// Its entry.
-        entry: Entry,
-    },
+    /// One key's entry.
+    Entry(Entry),
     /// Last item: how many entries came before, and the store revision when
     /// the copy ended. A snapshot without it is incomplete.
     End {
@@ -267,16 +256,17 @@ pub fn encode_snapshot_begin(start_rev: u64, out: &mut Vec<u8>) {
 }
 
 /// Appends the frame of one snapshot entry.
-pub fn encode_snapshot_entry(key: &str, entry: &Entry, out: &mut Vec<u8>) {
+pub fn encode_snapshot_entry(entry: &Entry, out: &mut Vec<u8>) {
+    let meta = entry.meta();
     encode_frame(out, |buf| {
         buf.push(ITEM_ENTRY);
-        put_bytes(buf, key.as_bytes());
-        put_u64(buf, entry.create_rev);
-        put_u64(buf, entry.mod_rev);
-        put_u64(buf, entry.version);
-        put_bytes(buf, &entry.value);
-        put_content_type(buf, entry.content_type.as_deref());
-        put_u64(buf, entry.expires_at.unwrap_or(0));
+        put_bytes(buf, entry.key_bytes());
+        put_u64(buf, meta.create_rev);
+        put_u64(buf, meta.mod_rev);
+        put_u64(buf, meta.version);
+        put_bytes(buf, entry.value());
+        put_content_type(buf, meta.content_type);
+        put_u64(buf, meta.expires_at.unwrap_or(0));
     });
 }
 
@@ -300,17 +290,21 @@ pub fn decode_snapshot_item(payload: &[u8]) -> Result<SnapshotItem> {
         ITEM_BEGIN => SnapshotItem::Begin {
             start_rev: r.u64()?,
         },
-        ITEM_ENTRY => SnapshotItem::Entry {
-            key: r.string()?,
-            entry: Entry {
-                create_rev: r.u64()?,
-                mod_rev: r.u64()?,
-                version: r.u64()?,
-                value: r.bytes()?.into(),
+        ITEM_ENTRY => {
+            let key = r.key()?;
+            let create_rev = r.u64()?;
+            let mod_rev = r.u64()?;
+            let version = r.u64()?;
+            let value = r.bytes()?;
+            let meta = Meta {
+                create_rev,
+                mod_rev,
+                version,
                 content_type: r.content_type()?,
                 expires_at: r.expiry()?,
-            },
-        },
+            };
+            SnapshotItem::Entry(Entry::new(key, value, meta))
+        }
         ITEM_END => SnapshotItem::End {
             count: r.u64()?,
             end_rev: r.u64()?,
@@ -378,18 +372,17 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn string(&mut self) -> Result<String> {
-        String::from_utf8(self.bytes()?.to_vec())
-            .map_err(|_| CoreError::Malformed("key is not UTF-8"))
+    fn key(&mut self) -> Result<&'a str> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| CoreError::Malformed("key is not UTF-8"))
     }
 
-    fn content_type(&mut self) -> Result<Option<Arc<str>>> {
+    fn content_type(&mut self) -> Result<Option<&'a str>> {
         let bytes = self.bytes()?;
         if bytes.is_empty() {
             return Ok(None);
         }
         std::str::from_utf8(bytes)
-            .map(|s| Some(Arc::from(s)))
+            .map(Some)
             .map_err(|_| CoreError::Malformed("content type is not UTF-8"))
     }
 
@@ -409,16 +402,17 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
-    fn entry(value: &[u8], create_rev: u64, mod_rev: u64, version: u64) -> Entry {
-        Entry {
-            value: value.into(),
+    fn entry(key: &str, value: &[u8], create_rev: u64, mod_rev: u64, version: u64) -> Entry {
+        let meta = Meta {
             create_rev,
             mod_rev,
             version,
             content_type: None,
             expires_at: None,
-        }
+        };
+        Entry::new(key, value, meta)
     }
 
     #[test]
@@ -439,14 +433,22 @@ mod tests {
 
     #[test]
     fn log_records_round_trip_binary_keys_and_values() {
+        let put = Entry::new(
+            "ключ/with space",
+            &[0, 255, 10, 13],
+            Meta {
+                create_rev: 3,
+                mod_rev: 7,
+                version: 2,
+                content_type: Some("image/png"),
+                expires_at: None,
+            },
+        );
         let changes = vec![
             Change {
                 rev: 7,
                 key: Arc::from("ключ/with space"),
-                kind: ChangeKind::Put(Entry {
-                    content_type: Some(Arc::from("image/png")),
-                    ..entry(&[0, 255, 10, 13], 3, 7, 2)
-                }),
+                kind: ChangeKind::Put(put.clone()),
                 prev: None,
             },
             Change {
@@ -466,14 +468,7 @@ mod tests {
             first,
             LogRecord {
                 rev: 7,
-                ops: vec![LogOp::Put {
-                    key: "ключ/with space".into(),
-                    value: Arc::from(&[0, 255, 10, 13][..]),
-                    create_rev: 3,
-                    version: 2,
-                    content_type: Some(Arc::from("image/png")),
-                    expires_at: None,
-                }],
+                ops: vec![LogOp::Put(put)],
             }
         );
         let Frame::Complete { payload, len: len2 } = decode_frame(&buf[len..]) else {
@@ -504,7 +499,7 @@ mod tests {
     #[test]
     fn every_truncation_is_incomplete_and_every_bit_flip_is_caught() {
         let mut buf = Vec::new();
-        encode_snapshot_entry("k", &entry(b"value", 1, 2, 3), &mut buf);
+        encode_snapshot_entry(&entry("k", b"value", 1, 2, 3), &mut buf);
         for cut in 0..buf.len() {
             assert_eq!(decode_frame(&buf[..cut]), Frame::Incomplete, "cut at {cut}");
         }
@@ -524,7 +519,7 @@ mod tests {
     fn snapshot_items_round_trip() {
         let mut buf = Vec::new();
         encode_snapshot_begin(10, &mut buf);
-        encode_snapshot_entry("k", &entry(b"v", 1, 9, 4), &mut buf);
+        encode_snapshot_entry(&entry("k", b"v", 1, 9, 4), &mut buf);
         encode_snapshot_end(1, 12, &mut buf);
         let mut items = Vec::new();
         let mut rest = &buf[..];
@@ -537,10 +532,7 @@ mod tests {
             items,
             vec![
                 SnapshotItem::Begin { start_rev: 10 },
-                SnapshotItem::Entry {
-                    key: "k".into(),
-                    entry: entry(b"v", 1, 9, 4)
-                },
+                SnapshotItem::Entry(entry("k", b"v", 1, 9, 4)),
                 SnapshotItem::End {
                     count: 1,
                     end_rev: 12

@@ -26,7 +26,7 @@ impl Condition {
             Condition::Always => true,
             Condition::Absent => current.is_none(),
             Condition::Exists => current.is_some(),
-            Condition::ModRev(rev) => current.is_some_and(|e| e.mod_rev == rev),
+            Condition::ModRev(rev) => current.is_some_and(|e| e.mod_rev() == rev),
         }
     }
 }

@@ -33,7 +33,7 @@ pub mod store;
 pub mod txn;
 
 pub use command::{Change, ChangeKind, Command, Outcome};
-pub use entry::Entry;
+pub use entry::{Entry, Meta};
 pub use error::{CoreError, Result};
 pub use limits::Limits;
 pub use store::{Batch, Store, StoreWriter};

@@ -12,7 +12,7 @@
 use std::ops::Bound;
 
 use crate::entry::Entry;
-use crate::store::Store;
+use crate::store::{Slot, Store};
 
 /// What to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,24 +33,33 @@ pub struct ListQuery {
 /// One item of a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListItem {
-    /// A key and its entry.
-    Entry(Box<str>, Entry),
+    /// A key's entry.
+    Entry(Entry),
     /// A common prefix (ends with the delimiter) standing for all the keys
     /// under it.
     Prefix(String),
 }
 
 impl ListItem {
-    fn name(&self) -> &str {
+    /// The key or the common prefix.
+    pub fn key_or_prefix(&self) -> String {
         match self {
-            ListItem::Entry(key, _) => key,
-            ListItem::Prefix(prefix) => prefix,
+            ListItem::Entry(entry) => entry.key().to_owned(),
+            ListItem::Prefix(prefix) => prefix.clone(),
+        }
+    }
+
+    /// The key or the common prefix, as bytes (they sort as the text does).
+    fn name(&self) -> &[u8] {
+        match self {
+            ListItem::Entry(entry) => entry.key_bytes(),
+            ListItem::Prefix(prefix) => prefix.as_bytes(),
         }
     }
 
     fn size(&self) -> usize {
         match self {
-            ListItem::Entry(key, entry) => key.len() + entry.value.len(),
+            ListItem::Entry(entry) => entry.size(),
             ListItem::Prefix(prefix) => prefix.len(),
         }
     }
@@ -86,13 +95,14 @@ impl Store {
             let shard = shard.read().unwrap_or_else(|e| e.into_inner());
             let lower = match &query.start_after {
                 Some(after) if after.as_str() >= query.prefix.as_str() => {
-                    Bound::Excluded(after.as_str())
+                    Bound::Excluded(after.as_bytes())
                 }
-                _ => Bound::Included(query.prefix.as_str()),
+                _ => Bound::Included(query.prefix.as_bytes()),
             };
             let mut taken = 0;
             let mut last_prefix: Option<String> = None;
-            for (key, entry) in shard.range::<str, _>((lower, Bound::Unbounded)) {
+            for Slot(entry) in shard.range::<[u8], _>((lower, Bound::Unbounded)) {
+                let key = entry.key();
                 if !key.starts_with(query.prefix.as_str()) {
                     break;
                 }
@@ -105,7 +115,7 @@ impl Store {
                         last_prefix = Some(prefix.clone());
                         ListItem::Prefix(prefix)
                     }
-                    None => ListItem::Entry(key.clone(), entry.clone()),
+                    None => ListItem::Entry(entry.clone()),
                 };
                 if taken == limit {
                     more = true;
@@ -128,7 +138,7 @@ impl Store {
             page.push(item);
         }
         let next = (more || page.len() < total)
-            .then(|| page.last().map(|item| item.name().to_owned()))
+            .then(|| page.last().map(ListItem::key_or_prefix))
             .flatten();
         ListPage {
             items: page,
@@ -159,8 +169,8 @@ mod tests {
         store
     }
 
-    fn names(page: &ListPage) -> Vec<&str> {
-        page.items.iter().map(ListItem::name).collect()
+    fn names(page: &ListPage) -> Vec<String> {
+        page.items.iter().map(ListItem::key_or_prefix).collect()
     }
 
     fn query(prefix: &str, limit: usize) -> ListQuery {
@@ -181,7 +191,7 @@ mod tests {
         let mut q = query("k", 37);
         loop {
             let page = store.list(&q);
-            seen.extend(names(&page).into_iter().map(str::to_owned));
+            seen.extend(names(&page));
             match page.next {
                 Some(next) => q.start_after = Some(next),
                 None => break,

@@ -17,15 +17,16 @@
 //! shard they are sorted, so listing merges the shards' ordered ranges
 //! instead of scanning everything.
 
+use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::codec::{LogOp, LogRecord};
 use crate::command::{Change, ChangeKind, Command, Outcome};
-use crate::entry::{now_ms, Entry};
+use crate::entry::{now_ms, Entry, Meta};
 use crate::error::{CoreError, Result};
 use crate::limits::Limits;
 use crate::txn::{Txn, TxnOp, TxnResult};
@@ -35,8 +36,40 @@ pub const DEFAULT_SHARDS: usize = 64;
 /// Largest accepted number of shards.
 pub const MAX_SHARDS: usize = 65536;
 
-/// One shard: its keys in order.
-pub(crate) type Shard = BTreeMap<Box<str>, Entry>;
+/// One shard: its entries in key order. Each entry holds its own key, so a
+/// slot is one thin pointer.
+pub(crate) type Shard = BTreeSet<Slot>;
+
+/// An entry as a shard holds it: ordered, compared and looked up by its key
+/// alone (as bytes; UTF-8 orders the same as its bytes).
+#[derive(Debug, Clone)]
+pub(crate) struct Slot(pub(crate) Entry);
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key_bytes() == other.0.key_bytes()
+    }
+}
+
+impl Eq for Slot {}
+
+impl PartialOrd for Slot {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Slot {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.key_bytes().cmp(other.0.key_bytes())
+    }
+}
+
+impl Borrow<[u8]> for Slot {
+    fn borrow(&self) -> &[u8] {
+        self.0.key_bytes()
+    }
+}
 
 /// A shard's lock, alone on its cache lines (128 bytes: two 64-byte lines,
 /// as x86 prefetches pairs). Unpadded, neighbouring locks share a line, and
@@ -69,7 +102,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn shard_index(&self, key: &str) -> usize {
+    fn shard_index(&self, key: &[u8]) -> usize {
         // The mask keeps the low bits; the shard count is a power of two.
         (self.shard_hasher.hash_one(key) as usize) & (self.shards.len() - 1)
     }
@@ -78,19 +111,21 @@ impl Shared {
         // A poisoned lock means a panic happened while it was held; the maps
         // are only mutated by `insert`/`remove`, which leave them consistent,
         // so the data is still good to read.
-        self.shards[self.shard_index(key)]
+        self.shards[self.shard_index(key.as_bytes())]
             .read()
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_shard(&self, key: &str) -> RwLockWriteGuard<'_, Shard> {
+    fn write_shard(&self, key: &[u8]) -> RwLockWriteGuard<'_, Shard> {
         self.shards[self.shard_index(key)]
             .write()
             .unwrap_or_else(|e| e.into_inner())
     }
 
     fn get(&self, key: &str) -> Option<Entry> {
-        self.read_shard(key).get(key).cloned()
+        self.read_shard(key)
+            .get(key.as_bytes())
+            .map(|slot| slot.0.clone())
     }
 
     /// The entry unless it has expired at `now`.
@@ -98,20 +133,20 @@ impl Shared {
         self.get(key).filter(|e| !e.is_expired(now))
     }
 
-    /// Puts `entry` under `key` (only if it is newer than what is there,
-    /// when `only_if_newer`) and keeps `live_bytes` in step. One lock and no
-    /// key allocation when the key exists; returns whether it was stored.
-    fn upsert(&self, key: &str, entry: Entry, only_if_newer: bool) -> bool {
-        let added = (key.len() + entry.value.len()) as u64;
-        let mut shard = self.write_shard(key);
-        let removed = match shard.get_mut(key) {
-            Some(slot) if only_if_newer && slot.mod_rev >= entry.mod_rev => return false,
-            Some(slot) => key.len() + std::mem::replace(slot, entry).value.len(),
-            None => {
-                shard.insert(Box::from(key), entry);
-                0
-            }
-        };
+    /// Puts `entry` under its key (only if it is newer than what is there,
+    /// when `only_if_newer`) and keeps `live_bytes` in step. One lock and one
+    /// lookup; returns whether it was stored.
+    fn upsert(&self, entry: Entry, only_if_newer: bool) -> bool {
+        let added = entry.size() as u64;
+        let mut shard = self.write_shard(entry.key_bytes());
+        if only_if_newer
+            && shard
+                .get(entry.key_bytes())
+                .is_some_and(|old| old.0.mod_rev() >= entry.mod_rev())
+        {
+            return false;
+        }
+        let removed = shard.replace(Slot(entry)).map_or(0, |old| old.0.size());
         drop(shard);
         self.live_bytes.fetch_add(added, Ordering::Relaxed);
         self.live_bytes.fetch_sub(removed as u64, Ordering::Relaxed);
@@ -120,9 +155,9 @@ impl Shared {
 
     /// Removes `key` and keeps `live_bytes` in step.
     fn remove(&self, key: &str) {
-        if let Some(old) = self.write_shard(key).remove(key) {
+        if let Some(old) = self.write_shard(key.as_bytes()).take(key.as_bytes()) {
             self.live_bytes
-                .fetch_sub((key.len() + old.value.len()) as u64, Ordering::Relaxed);
+                .fetch_sub(old.0.size() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -208,14 +243,14 @@ impl Store {
     /// The first error `visit` returns, which stops the copy.
     pub fn copy_shards<E>(
         &self,
-        mut visit: impl FnMut(Vec<(Box<str>, Entry)>) -> std::result::Result<(), E>,
+        mut visit: impl FnMut(Vec<Entry>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         for shard in self.shared.shards.iter() {
-            let copy: Vec<(Box<str>, Entry)> = shard
+            let copy: Vec<Entry> = shard
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
-                .map(|(k, e)| (k.clone(), e.clone()))
+                .map(|slot| slot.0.clone())
                 .collect();
             visit(copy)?;
         }
@@ -297,7 +332,7 @@ impl StoreWriter {
         };
         if !command.condition().holds(current.as_ref()) {
             return Err(CoreError::ConditionFailed {
-                mod_rev: current.map(|e| e.mod_rev),
+                mod_rev: current.map(|e| e.mod_rev()),
                 rev: *rev,
             });
         }
@@ -309,14 +344,17 @@ impl StoreWriter {
                 ..
             } => {
                 *rev += 1;
-                let entry = Entry {
-                    value: value.into(),
-                    create_rev: current.as_ref().map_or(*rev, |e| e.create_rev),
-                    mod_rev: *rev,
-                    version: current.as_ref().map_or(1, |e| e.version + 1),
-                    content_type,
-                    expires_at,
-                };
+                let entry = Entry::new(
+                    &key,
+                    &value,
+                    Meta {
+                        create_rev: current.as_ref().map_or(*rev, Entry::create_rev),
+                        mod_rev: *rev,
+                        version: current.as_ref().map_or(1, |e| e.version() + 1),
+                        content_type: content_type.as_deref(),
+                        expires_at,
+                    },
+                );
                 overlay.insert(Arc::clone(&key), Some(entry.clone()));
                 changes.push(Change {
                     rev: *rev,
@@ -411,14 +449,17 @@ impl StoreWriter {
                     expires_at,
                 } => {
                     let prev = current(overlay, &key);
-                    let entry = Entry {
-                        value: value.into(),
-                        create_rev: prev.as_ref().map_or(next, |e| e.create_rev),
-                        mod_rev: next,
-                        version: prev.as_ref().map_or(1, |e| e.version + 1),
-                        content_type,
-                        expires_at,
-                    };
+                    let entry = Entry::new(
+                        &key,
+                        &value,
+                        Meta {
+                            create_rev: prev.as_ref().map_or(next, Entry::create_rev),
+                            mod_rev: next,
+                            version: prev.as_ref().map_or(1, |e| e.version() + 1),
+                            content_type: content_type.as_deref(),
+                            expires_at,
+                        },
+                    );
                     let key: Arc<str> = key.into();
                     overlay.insert(Arc::clone(&key), Some(entry.clone()));
                     results.push(TxnResult::Put {
@@ -479,14 +520,15 @@ impl StoreWriter {
         for shard in self.shared.shards.iter() {
             let shard = shard.read().unwrap_or_else(|e| e.into_inner());
             let matching = shard
-                .range::<str, _>((
-                    std::ops::Bound::Included(prefix),
+                .range::<[u8], _>((
+                    std::ops::Bound::Included(prefix.as_bytes()),
                     std::ops::Bound::Unbounded,
                 ))
-                .take_while(|(key, _)| key.starts_with(prefix))
+                .map(|slot| &slot.0)
+                .take_while(|entry| entry.key_bytes().starts_with(prefix.as_bytes()))
                 // Expired keys get their own expire event.
-                .filter(|(_, entry)| !entry.is_expired(now));
-            doomed.extend(matching.map(|(key, entry)| (Arc::from(&**key), entry.clone())));
+                .filter(|entry| !entry.is_expired(now));
+            doomed.extend(matching.map(|entry| (Arc::from(entry.key()), entry.clone())));
         }
         for (key, state) in overlay.iter() {
             if key.starts_with(prefix) {
@@ -531,7 +573,7 @@ impl StoreWriter {
             Some(state) => state.clone(),
             None => self.shared.get(&key),
         };
-        let Some(entry) = current.filter(|e| e.mod_rev == mod_rev && e.is_expired(now)) else {
+        let Some(entry) = current.filter(|e| e.mod_rev() == mod_rev && e.is_expired(now)) else {
             return Outcome::Expire {
                 rev: *rev,
                 expired: false,
@@ -558,10 +600,10 @@ impl StoreWriter {
         let mut found = Vec::new();
         for shard in self.shared.shards.iter() {
             let shard = shard.read().unwrap_or_else(|e| e.into_inner());
-            found.extend(shard.iter().filter_map(|(key, entry)| {
+            found.extend(shard.iter().filter_map(|Slot(entry)| {
                 entry
-                    .expires_at
-                    .map(|at| (at, entry.mod_rev, Arc::from(&**key)))
+                    .expires_at()
+                    .map(|at| (at, entry.mod_rev(), Arc::from(entry.key())))
             }));
         }
         found
@@ -579,7 +621,7 @@ impl StoreWriter {
         for change in &batch.changes {
             match &change.kind {
                 ChangeKind::Put(entry) => {
-                    self.shared.upsert(&change.key, entry.clone(), false);
+                    self.shared.upsert(entry.clone(), false);
                 }
                 ChangeKind::Remove | ChangeKind::Expire => self.shared.remove(&change.key),
             }
@@ -589,9 +631,9 @@ impl StoreWriter {
 
     /// Puts an entry read from a snapshot, unless the store already holds a
     /// newer one for the key. Recovery only.
-    pub fn load(&mut self, key: &str, entry: Entry) {
-        let mod_rev = entry.mod_rev;
-        if self.shared.upsert(key, entry, true) {
+    pub fn load(&mut self, entry: Entry) {
+        let mod_rev = entry.mod_rev();
+        if self.shared.upsert(entry, true) {
             self.raise_revision(mod_rev);
         }
     }
@@ -602,29 +644,12 @@ impl StoreWriter {
     pub fn replay(&mut self, record: LogRecord) {
         for op in record.ops {
             match op {
-                LogOp::Put {
-                    key,
-                    value,
-                    create_rev,
-                    version,
-                    content_type,
-                    expires_at,
-                } => {
-                    let entry = Entry {
-                        value,
-                        create_rev,
-                        mod_rev: record.rev,
-                        version,
-                        content_type,
-                        expires_at,
-                    };
-                    self.load(&key, entry);
-                }
+                LogOp::Put(entry) => self.load(entry),
                 LogOp::Remove { key } => {
                     if self
                         .shared
                         .get(&key)
-                        .is_some_and(|e| e.mod_rev < record.rev)
+                        .is_some_and(|e| e.mod_rev() < record.rev)
                     {
                         self.shared.remove(&key);
                     }
@@ -689,10 +714,10 @@ mod tests {
         else {
             panic!("unexpected {out:?}");
         };
-        assert_eq!((*rev, &*prev.value), (3, &b"1"[..]));
+        assert_eq!((*rev, prev.value()), (3, &b"1"[..]));
         let a = store.get("a").expect("valid key").expect("present");
-        assert_eq!((a.create_rev, a.mod_rev, a.version), (1, 3, 2));
-        assert_eq!(&*a.value, b"2");
+        assert_eq!((a.create_rev(), a.mod_rev(), a.version()), (1, 3, 2));
+        assert_eq!(a.value(), b"2");
         assert_eq!(store.revision(), 3);
     }
 
@@ -718,7 +743,7 @@ mod tests {
             vec![set("k", "1"), set("k", "2"), rm("k"), set("k", "3")],
         );
         let k = store.get("k").expect("valid").expect("present");
-        assert_eq!((k.create_rev, k.mod_rev, k.version), (4, 4, 1));
+        assert_eq!((k.create_rev(), k.mod_rev(), k.version()), (4, 4, 1));
     }
 
     #[test]
@@ -736,7 +761,7 @@ mod tests {
         else {
             panic!("unexpected {:?}", batch.outcomes[2]);
         };
-        assert_eq!(&*e.value, b"2");
+        assert_eq!(e.value(), b"2");
         assert_eq!(
             batch.outcomes[3],
             Ok(Outcome::Rm {
@@ -752,43 +777,36 @@ mod tests {
     #[test]
     fn replay_is_idempotent_and_skips_older_ops() {
         let (store, mut writer) = new_store();
+        let meta = |rev| Meta {
+            create_rev: 1,
+            mod_rev: rev,
+            version: rev,
+            content_type: None,
+            expires_at: None,
+        };
         let put = |rev, value: &str| LogRecord {
             rev,
-            ops: vec![LogOp::Put {
-                key: "k".into(),
-                value: value.as_bytes().into(),
-                create_rev: 1,
-                version: rev,
-                content_type: None,
-                expires_at: None,
-            }],
+            ops: vec![LogOp::Put(Entry::new("k", value.as_bytes(), meta(rev)))],
         };
         let remove = |rev| LogRecord {
             rev,
             ops: vec![LogOp::Remove { key: "k".into() }],
         };
         // A fuzzy snapshot caught the key at revision 3.
-        writer.load(
-            "k",
-            Entry {
-                value: b"three".as_slice().into(),
-                create_rev: 1,
-                mod_rev: 3,
-                version: 3,
-                content_type: None,
-                expires_at: None,
-            },
-        );
+        writer.load(Entry::new("k", b"three", meta(3)));
         for record in [put(2, "two"), put(3, "three"), remove(1)] {
             writer.replay(record);
         }
         assert_eq!(
-            &*store.get("k").expect("valid").expect("kept").value,
+            store.get("k").expect("valid").expect("kept").value(),
             b"three"
         );
         writer.replay(put(4, "four"));
         writer.replay(put(4, "four"));
-        assert_eq!(store.get("k").expect("valid").expect("present").mod_rev, 4);
+        assert_eq!(
+            store.get("k").expect("valid").expect("present").mod_rev(),
+            4
+        );
         writer.replay(remove(5));
         assert_eq!(store.get("k"), Ok(None));
         assert_eq!(store.revision(), 5);
@@ -810,7 +828,7 @@ mod tests {
             })
             .expect("copy");
         assert_eq!(copied.len(), 1);
-        assert_eq!(&*copied[0].0, "ab");
+        assert_eq!(copied[0].key(), "ab");
     }
 
     #[test]

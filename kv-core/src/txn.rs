@@ -80,11 +80,11 @@ impl Compare {
     pub fn holds(&self, current: Option<&Entry>) -> bool {
         let number = |f: fn(&Entry) -> u64| current.map_or(0, f);
         match &self.target {
-            CompareTarget::ModRev(v) => self.op.holds(&number(|e| e.mod_rev), v),
-            CompareTarget::CreateRev(v) => self.op.holds(&number(|e| e.create_rev), v),
-            CompareTarget::Version(v) => self.op.holds(&number(|e| e.version), v),
+            CompareTarget::ModRev(v) => self.op.holds(&number(Entry::mod_rev), v),
+            CompareTarget::CreateRev(v) => self.op.holds(&number(Entry::create_rev), v),
+            CompareTarget::Version(v) => self.op.holds(&number(Entry::version), v),
             CompareTarget::Value(v) => match current {
-                Some(entry) => self.op.holds(&*entry.value, v.as_slice()),
+                Some(entry) => self.op.holds(entry.value(), v.as_slice()),
                 None => self.op == CompareOp::Ne,
             },
             CompareTarget::Exists(v) => self.op.holds(&current.is_some(), v),

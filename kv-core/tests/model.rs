@@ -34,7 +34,7 @@ proptest! {
                         prop_assert!(*rev > last_rev, "revision went from {} to {}", last_rev, rev);
                         last_rev = *rev;
                         let old = model.insert(key, value);
-                        prop_assert_eq!(prev.as_ref().map(|e| e.value.to_vec()), old);
+                        prop_assert_eq!(prev.as_ref().map(|e| e.value().to_vec()), old);
                     }
                     (Command::Rm { key, .. }, Outcome::Rm { rev, removed }) => {
                         let old = model.remove(&key);
@@ -44,7 +44,7 @@ proptest! {
                         } else {
                             prop_assert_eq!(*rev, last_rev);
                         }
-                        prop_assert_eq!(removed.as_ref().map(|e| e.value.to_vec()), old);
+                        prop_assert_eq!(removed.as_ref().map(|e| e.value().to_vec()), old);
                     }
                     (command, outcome) => prop_assert!(false, "{:?} gave {:?}", command, outcome),
                 }
@@ -59,7 +59,7 @@ proptest! {
         prop_assert_eq!(store.len(), model.len());
         for (key, value) in &model {
             let entry = store.get(key).expect("valid key").expect("present");
-            prop_assert_eq!(&*entry.value, &value[..]);
+            prop_assert_eq!(entry.value(), &value[..]);
         }
     }
 }

@@ -89,7 +89,7 @@ fn describe(result: &TxnResult) -> String {
             "get {:?}",
             entry
                 .as_ref()
-                .map(|e| (e.value.to_vec(), e.create_rev, e.mod_rev, e.version))
+                .map(|e| (e.value().to_vec(), e.create_rev(), e.mod_rev(), e.version()))
         ),
     }
 }
@@ -185,7 +185,7 @@ proptest! {
         prop_assert_eq!(store.len(), model.keys.len());
         for (key, (value, create, modr, version)) in &model.keys {
             let e = store.get(key).expect("valid").expect("present");
-            prop_assert_eq!((&*e.value, e.create_rev, e.mod_rev, e.version), (value.as_slice(), *create, *modr, *version));
+            prop_assert_eq!((e.value(), e.create_rev(), e.mod_rev(), e.version()), (value.as_slice(), *create, *modr, *version));
         }
     }
 }

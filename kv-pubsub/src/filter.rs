@@ -16,11 +16,11 @@ pub struct Filter {
 impl Filter {
     /// Whether `event` passes.
     pub fn matches(&self, event: &Event) -> bool {
-        self.key.as_deref().is_none_or(|k| *event.key == *k)
+        self.key.as_deref().is_none_or(|k| event.key() == k)
             && self
                 .prefix
                 .as_deref()
-                .is_none_or(|p| event.key.starts_with(p))
+                .is_none_or(|p| event.key().starts_with(p))
             && (self.ops.is_empty() || self.ops.contains(&event.op))
     }
 }
@@ -28,10 +28,22 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kv_core::{Change, ChangeKind, Entry, Meta};
     use std::sync::Arc;
 
     fn event(key: &str, op: Op) -> Event {
-        Event::new(1, op, Arc::from(key), None, None)
+        let entry = Entry::new(key, b"", Meta::default());
+        let (kind, prev) = match op {
+            Op::Set => (ChangeKind::Put(entry), None),
+            Op::Rm => (ChangeKind::Remove, Some(entry)),
+            Op::Expire => (ChangeKind::Expire, Some(entry)),
+        };
+        Event::from_change(&Change {
+            rev: 1,
+            key: Arc::from(key),
+            kind,
+            prev,
+        })
     }
 
     #[test]

@@ -58,13 +58,10 @@ pub async fn get(
     if wants_json(&request) {
         return Ok(response.json(KvEntry::new(key, &entry, rev)));
     }
-    let content_type = entry
-        .content_type
-        .as_deref()
-        .unwrap_or(DEFAULT_CONTENT_TYPE);
+    let content_type = entry.content_type().unwrap_or(DEFAULT_CONTENT_TYPE);
     Ok(response
         .insert_header((header::CONTENT_TYPE, content_type))
-        .body(Bytes::copy_from_slice(&entry.value)))
+        .body(Bytes::copy_from_slice(entry.value())))
 }
 
 /// Query of `PUT /v1/kv/{key}`.
@@ -194,12 +191,13 @@ fn etag(rev: u64) -> String {
 }
 
 fn metadata_headers(response: &mut HttpResponseBuilder, entry: &Entry, rev: u64) {
+    let meta = entry.meta();
     response
-        .insert_header((header::ETAG, etag(entry.mod_rev)))
+        .insert_header((header::ETAG, etag(meta.mod_rev)))
         .insert_header((REVISION_HEADER, rev))
-        .insert_header((CREATE_REVISION_HEADER, entry.create_rev))
-        .insert_header((VERSION_HEADER, entry.version));
-    if let Some(at) = entry.expires_at {
+        .insert_header((CREATE_REVISION_HEADER, meta.create_rev))
+        .insert_header((VERSION_HEADER, meta.version));
+    if let Some(at) = meta.expires_at {
         response.insert_header((EXPIRES_AT_HEADER, at));
     }
 }

@@ -89,8 +89,12 @@ pub async fn list(
     for item in page.items {
         match item {
             ListItem::Prefix(prefix) => prefixes.push(prefix),
-            ListItem::Entry(key, entry) => {
-                entries.push(ListEntry::new(key.into(), &entry, params.keys_only));
+            ListItem::Entry(entry) => {
+                entries.push(ListEntry::new(
+                    entry.key().to_owned(),
+                    &entry,
+                    params.keys_only,
+                ));
             }
         }
     }

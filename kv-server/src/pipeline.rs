@@ -11,7 +11,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use kv_core::{ChangeKind, Command, CoreError, Entry, Outcome, StoreWriter};
+use kv_core::{ChangeKind, Command, CoreError, Outcome, StoreWriter};
 use kv_pubsub::Feed;
 use log::{debug, error, info};
 use tokio::sync::{mpsc, oneshot};
@@ -223,14 +223,12 @@ fn commit(
         // Durable and visible: now the feed may carry it.
         downstream.feed.publish(&batch.changes);
         for change in &batch.changes {
-            if let ChangeKind::Put(Entry {
-                expires_at: Some(at),
-                ..
-            }) = &change.kind
-            {
-                downstream
-                    .expiry
-                    .add(*at, change.rev, Arc::clone(&change.key));
+            if let ChangeKind::Put(entry) = &change.kind {
+                if let Some(at) = entry.expires_at() {
+                    downstream
+                        .expiry
+                        .add(at, change.rev, Arc::clone(&change.key));
+                }
             }
         }
     }

@@ -236,7 +236,7 @@ impl AppState {
         let entry = self.store.get(key)?;
         Ok(GetResponse {
             found: entry.is_some(),
-            mod_rev: entry.as_ref().map(|e| e.mod_rev),
+            mod_rev: entry.as_ref().map(Entry::mod_rev),
             inserted_val: entry.map(|e| e.value_lossy()),
         })
     }
@@ -253,7 +253,7 @@ impl AppState {
         let rev = self
             .store
             .revision()
-            .max(entry.as_ref().map_or(0, |e| e.mod_rev));
+            .max(entry.as_ref().map_or(0, Entry::mod_rev));
         Ok((entry, rev))
     }
 

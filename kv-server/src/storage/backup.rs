@@ -22,7 +22,7 @@ pub struct ConsistentCopy {
     /// The revision of the copy.
     pub rev: u64,
     /// The entries, in no particular order.
-    pub entries: Vec<(Box<str>, Entry)>,
+    pub entries: Vec<Entry>,
 }
 
 /// Copies the store. Consistent only while no write is applied meanwhile:
@@ -48,8 +48,8 @@ pub fn copy_consistent(store: &Store) -> ConsistentCopy {
 /// Writing to `out` failed.
 pub fn encode_backup<W: Write>(copy: &ConsistentCopy, out: W) -> io::Result<SnapshotInfo> {
     let mut encoder = SnapshotEncoder::new(out, copy.rev);
-    for (key, entry) in &copy.entries {
-        encoder.entry(key, entry)?;
+    for entry in &copy.entries {
+        encoder.entry(entry)?;
     }
     encoder.finish(copy.rev).map(|(_, info)| info)
 }

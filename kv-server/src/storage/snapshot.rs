@@ -60,8 +60,8 @@ impl<W: Write> SnapshotEncoder<W> {
     /// # Errors
     ///
     /// Writing to the output failed.
-    pub fn entry(&mut self, key: &str, entry: &Entry) -> io::Result<()> {
-        encode_snapshot_entry(key, entry, &mut self.buf);
+    pub fn entry(&mut self, entry: &Entry) -> io::Result<()> {
+        encode_snapshot_entry(entry, &mut self.buf);
         self.count += 1;
         if self.buf.len() >= Self::CHUNK {
             self.flush_buf()?;
@@ -108,11 +108,7 @@ pub fn write_snapshot_to<W: Write>(
     start_rev: u64,
 ) -> io::Result<(W, SnapshotInfo)> {
     let mut encoder = SnapshotEncoder::new(out, start_rev);
-    store.copy_shards(|entries| {
-        entries
-            .iter()
-            .try_for_each(|(key, entry)| encoder.entry(key, entry))
-    })?;
+    store.copy_shards(|entries| entries.iter().try_for_each(|entry| encoder.entry(entry)))?;
     encoder.finish(store.revision())
 }
 
@@ -220,7 +216,7 @@ pub fn load_snapshot(bytes: &[u8], path: &Path, writer: &mut StoreWriter) -> Res
                 info.start_rev = start_rev;
                 writer.raise_revision(start_rev);
             }
-            SnapshotItem::Entry { key, entry } => writer.load(&key, entry),
+            SnapshotItem::Entry(entry) => writer.load(entry),
             SnapshotItem::End { count, end_rev } => {
                 info.count = count;
                 info.end_rev = end_rev;

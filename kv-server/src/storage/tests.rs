@@ -39,7 +39,11 @@ fn contents(store: &Store) -> Model {
     let mut model = Model::new();
     store
         .copy_shards(|shard| {
-            model.extend(shard.into_iter().map(|(k, e)| (k.into(), e.value.to_vec())));
+            model.extend(
+                shard
+                    .into_iter()
+                    .map(|e| (e.key().to_owned(), e.value().to_vec())),
+            );
             Ok::<(), ()>(())
         })
         .expect("copy");
@@ -62,7 +66,7 @@ fn commit_all(
         for change in &batch.changes {
             match &change.kind {
                 kv_core::ChangeKind::Put(entry) => {
-                    model.insert(change.key.to_string(), entry.value.to_vec());
+                    model.insert(change.key.to_string(), entry.value().to_vec());
                 }
                 kv_core::ChangeKind::Remove | kv_core::ChangeKind::Expire => {
                     model.remove(&*change.key);
