@@ -86,7 +86,7 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_MAX_BATCH", default_value = "1024")]
     pub max_batch: usize,
 
-    /// Capacity of the writer's queue.
+    /// Most writes in flight (submitted, not yet answered); more wait.
     #[structopt(long, env = "KVSTORE_QUEUE_DEPTH", default_value = "8192")]
     pub queue_depth: usize,
 

@@ -1,20 +1,27 @@
 //! The commit pipeline: the single writer thread.
 //!
-//! Handlers [`submit`](CommitPipeline::submit) commands into a bounded queue.
-//! The writer takes everything queued (up to a batch limit), evaluates it
+//! Handlers [`submit`](CommitPipeline::submit) commands into a queue. The
+//! writer takes everything queued (up to a batch limit), evaluates it
 //! against the store, hands the batch to the [`CommitLog`], applies it, and
 //! answers each waiting handler. One writer means one revision order, no
 //! write-write locking, and one log append (and one sync) per batch however
 //! many handlers are waiting: group commit.
+//!
+//! Handlers do not wake the writer one by one. The first command of an
+//! event-loop turn collects the commands submitted during that turn (it
+//! yields once, so the other ready connections run first) and sends them as
+//! one message: one wake-up of the writer per turn instead of per command.
+//! A profile of `POST /set` under wrk found the writer woken every five
+//! commands, two futex calls and a context switch each time.
 
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use kv_core::{ChangeKind, Command, CoreError, Outcome, StoreWriter};
 use kv_pubsub::Feed;
 use log::{debug, error, info};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::commit_log::CommitLog;
 use crate::error::ServerError;
@@ -26,8 +33,12 @@ type Reply = Result<Outcome, ServerError>;
 /// Work run on the writer thread while no write is in progress.
 type Exclusive = Box<dyn FnOnce() + Send>;
 
+/// A command and where its outcome goes.
+type Submission = (Command, oneshot::Sender<Reply>);
+
 enum Message {
-    Submit(Command, oneshot::Sender<Reply>),
+    /// Commands to commit, in order.
+    Submit(Vec<Submission>),
     /// Commit everything queued before this, then run it.
     Exclusive(Exclusive),
     /// Commit everything queued before this, then stop.
@@ -38,14 +49,27 @@ enum Message {
 /// [`AppState`](crate::AppState)).
 #[derive(Debug)]
 pub struct CommitPipeline {
-    queue: mpsc::Sender<Message>,
+    queue: mpsc::UnboundedSender<Message>,
+    /// Commands submitted but not yet answered, at most `queue_depth`:
+    /// the queue itself is unbounded, this is its back-pressure.
+    in_flight: Semaphore,
+    /// Commands of the current event-loop turn, not yet sent.
+    gathering: Mutex<Gathering>,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Commands waiting for their turn's collector to send them.
+#[derive(Debug, Default)]
+struct Gathering {
+    submissions: Vec<Submission>,
+    /// Whether a submitter is collecting (and will send `submissions`).
+    collecting: bool,
 }
 
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Message::Submit(command, _) => f.debug_tuple("Submit").field(command).finish(),
+            Message::Submit(batch) => f.debug_tuple("Submit").field(&batch.len()).finish(),
             Message::Exclusive(_) => f.write_str("Exclusive"),
             Message::Stop => f.write_str("Stop"),
         }
@@ -66,14 +90,35 @@ impl CommitPipeline {
         max_batch: usize,
         queue_depth: usize,
     ) -> io::Result<Self> {
-        let (queue, receiver) = mpsc::channel(queue_depth.max(1));
+        let (queue, receiver) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("kv-writer".into())
             .spawn(move || write_loop(writer, log, downstream, receiver, max_batch.max(1)))?;
         Ok(Self {
             queue,
+            in_flight: Semaphore::new(queue_depth.clamp(1, Semaphore::MAX_PERMITS)),
+            gathering: Mutex::default(),
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    fn gathering(&self) -> MutexGuard<'_, Gathering> {
+        // Held only to push or take: a panic cannot leave it inconsistent.
+        self.gathering.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends the commands gathered so far to the writer.
+    fn send_gathered(&self) {
+        let submissions = {
+            let mut gathering = self.gathering();
+            gathering.collecting = false;
+            std::mem::take(&mut gathering.submissions)
+        };
+        if !submissions.is_empty() {
+            // Fails only once the writer has stopped: dropping the replies
+            // answers each submitter with 503.
+            let _ = self.queue.send(Message::Submit(submissions));
+        }
     }
 
     /// Queues `command` from a thread outside the async runtime without
@@ -82,7 +127,7 @@ impl CommitPipeline {
     pub fn submit_detached(&self, command: Command) -> bool {
         let (reply, _ignored) = oneshot::channel();
         self.queue
-            .blocking_send(Message::Submit(command, reply))
+            .send(Message::Submit(vec![(command, reply)]))
             .is_ok()
     }
 
@@ -93,11 +138,19 @@ impl CommitPipeline {
     /// [`ServerError::Unavailable`] when the pipeline has stopped or the batch
     /// could not be made durable; the command's own validation error otherwise.
     pub async fn submit(&self, command: Command) -> Result<Outcome, ServerError> {
+        let _permit = self.in_flight.acquire().await.map_err(|_| stopped())?;
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Message::Submit(command, reply))
-            .await
-            .map_err(|_| stopped())?;
+        let collect = {
+            let mut gathering = self.gathering();
+            gathering.submissions.push((command, reply));
+            !std::mem::replace(&mut gathering.collecting, true)
+        };
+        if collect {
+            // Sends on drop, so the turn's commands go even if this
+            // request is cancelled while it yields.
+            let _sender = SendGathered(self);
+            tokio::task::yield_now().await;
+        }
         answer.await.map_err(|_| stopped())?
     }
 
@@ -119,7 +172,6 @@ impl CommitPipeline {
         });
         self.queue
             .send(Message::Exclusive(job))
-            .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())
     }
@@ -131,12 +183,24 @@ impl CommitPipeline {
         let Some(thread) = thread else {
             return;
         };
+        // Commands gathered but not yet sent are committed before it stops.
+        self.send_gathered();
+        self.in_flight.close();
         // Fails only if the writer is already gone, which join reports.
-        let _ = self.queue.send(Message::Stop).await;
+        let _ = self.queue.send(Message::Stop);
         match actix_web::rt::task::spawn_blocking(move || thread.join()).await {
             Ok(Ok(())) => {}
             _ => error!("the writer thread panicked"),
         }
+    }
+}
+
+/// Sends its pipeline's gathered commands when dropped.
+struct SendGathered<'a>(&'a CommitPipeline);
+
+impl Drop for SendGathered<'_> {
+    fn drop(&mut self) {
+        self.0.send_gathered();
     }
 }
 
@@ -157,7 +221,7 @@ fn write_loop(
     mut writer: StoreWriter,
     mut log: Box<dyn CommitLog>,
     downstream: Downstream,
-    mut receiver: mpsc::Receiver<Message>,
+    mut receiver: mpsc::UnboundedReceiver<Message>,
     max_batch: usize,
 ) {
     let mut commands = Vec::with_capacity(max_batch);
@@ -171,9 +235,11 @@ fn write_loop(
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Submit(command, reply) => {
-                    commands.push(command);
-                    replies.push(reply);
+                Message::Submit(batch) => {
+                    for (command, reply) in batch {
+                        commands.push(command);
+                        replies.push(reply);
+                    }
                 }
                 Message::Exclusive(job) => exclusive = Some(job),
                 Message::Stop => stopping = true,
@@ -258,6 +324,7 @@ mod tests {
     use crate::commit_log::MemoryOnly;
     use kv_core::{Batch, Limits, Store};
     use kv_pubsub::{in_process, RingLimits};
+    use std::time::Duration;
 
     fn start(writer: StoreWriter, log: Box<dyn CommitLog>) -> CommitPipeline {
         let downstream = Downstream {
@@ -293,6 +360,76 @@ mod tests {
             matches!(after, Err(ServerError::Unavailable(_))),
             "{after:?}"
         );
+    }
+
+    /// A log that records the size of every batch it is handed.
+    #[derive(Default)]
+    struct RecordingLog(Arc<Mutex<Vec<usize>>>);
+
+    impl CommitLog for RecordingLog {
+        fn commit(&mut self, batch: &Batch) -> io::Result<()> {
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .push(batch.outcomes.len());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_turn_commits_what_the_queue_depth_lets_in_and_the_rest_waits() {
+        let (store, writer) = Store::new(2, Limits::default()).expect("valid");
+        let log = RecordingLog::default();
+        let batches = Arc::clone(&log.0);
+        let pipeline = Arc::new(start(writer, Box::new(log)));
+        block_on(async {
+            let tasks: Vec<_> = (0..10)
+                .map(|i| {
+                    let pipeline = Arc::clone(&pipeline);
+                    actix_web::rt::spawn(async move {
+                        pipeline.submit(Command::set(format!("k{i}"), "v")).await
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("joined").expect("committed");
+            }
+        });
+        // The queue depth is 8: the first turn gathers 8 and the last two
+        // wait for room.
+        let batches = batches.lock().expect("not poisoned").clone();
+        assert_eq!((batches[0], batches.iter().sum::<usize>()), (8, 10));
+        assert_eq!(store.len(), 10);
+        block_on(pipeline.shutdown());
+    }
+
+    #[test]
+    fn a_cancelled_collector_still_sends_its_turn() {
+        use std::future::Future;
+        use std::task::{Context, Waker};
+        let (store, writer) = Store::new(2, Limits::default()).expect("valid");
+        let pipeline = start(writer, Box::new(MemoryOnly));
+        let mut context = Context::from_waker(Waker::noop());
+        // The collector yields; a second command joins its turn; then the
+        // collector's request is dropped.
+        let mut collector = Box::pin(pipeline.submit(Command::set("a", "1")));
+        assert!(collector.as_mut().poll(&mut context).is_pending());
+        let follower = pipeline.submit(Command::set("b", "2"));
+        let mut follower = std::pin::pin!(follower);
+        assert!(follower.as_mut().poll(&mut context).is_pending());
+        drop(collector);
+        let outcome =
+            block_on(async { tokio::time::timeout(Duration::from_secs(10), follower).await })
+                .expect("the follower's command was sent when the collector was dropped")
+                .expect("committed");
+        assert_eq!(outcome, Outcome::Set { rev: 2, prev: None });
+        // The dropped request's write is committed all the same.
+        assert!(store.get("a").expect("valid").is_some());
+        block_on(pipeline.shutdown());
+        assert!(matches!(
+            block_on(pipeline.submit(Command::rm("a"))),
+            Err(ServerError::Unavailable(_))
+        ));
     }
 
     #[test]
