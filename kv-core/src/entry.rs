@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use triomphe::ThinArc;
+use triomphe::{HeaderWithLength, ThinArc};
 
 /// Flag: an expiry follows the version.
 const HAS_EXPIRY: u8 = 1;
@@ -59,9 +59,10 @@ struct Parts<'a> {
 impl Entry {
     /// An entry holding `key`, `value` and `meta`.
     pub fn new(key: &str, value: &[u8], meta: Meta<'_>) -> Self {
-        let mut buf = Vec::with_capacity(key.len() + value.len() + 16);
-        put_varint(&mut buf, key.len() as u64);
-        buf.extend_from_slice(key.as_bytes());
+        // The fields before the value, at most 5 varints of 10 bytes, a
+        // flag byte and the content type.
+        let mut head = [0u8; 64];
+        let mut at = 0;
         let mut flags = 0;
         if meta.expires_at.is_some() {
             flags |= HAS_EXPIRY;
@@ -69,19 +70,45 @@ impl Entry {
         if meta.content_type.is_some() {
             flags |= HAS_CONTENT_TYPE;
         }
-        buf.push(flags);
-        put_varint(&mut buf, meta.mod_rev);
-        put_varint(&mut buf, meta.mod_rev.wrapping_sub(meta.create_rev));
-        put_varint(&mut buf, meta.version);
-        if let Some(at) = meta.expires_at {
-            put_varint(&mut buf, at);
+        head[0] = flags;
+        at += 1;
+        for v in [
+            Some(meta.mod_rev),
+            Some(meta.mod_rev.wrapping_sub(meta.create_rev)),
+            Some(meta.version),
+            meta.expires_at,
+            meta.content_type.map(|c| c.len() as u64),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            at += put_varint(&mut head[at..], v);
         }
-        if let Some(content_type) = meta.content_type {
-            put_varint(&mut buf, content_type.len() as u64);
-            buf.extend_from_slice(content_type.as_bytes());
+        let content_type = meta.content_type.unwrap_or_default().as_bytes();
+        let mut key_len = [0u8; 10];
+        let key_len_bytes = put_varint(&mut key_len, key.len() as u64);
+        let pieces = [
+            &key_len[..key_len_bytes],
+            key.as_bytes(),
+            &head[..at],
+            content_type,
+            value,
+        ];
+        let len = pieces.iter().map(|p| p.len()).sum();
+        // One allocation, filled in place: zeroed, then each piece copied.
+        let mut arc = triomphe::Arc::from_header_and_iter(
+            HeaderWithLength::new((), len),
+            std::iter::repeat_n(0u8, len),
+        );
+        let slice = &mut triomphe::Arc::get_mut(&mut arc)
+            .unwrap_or_else(|| unreachable!("a new Arc has one owner"))
+            .slice;
+        let mut at = 0;
+        for piece in pieces {
+            slice[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
         }
-        buf.extend_from_slice(value);
-        Entry(ThinArc::from_header_and_slice((), &buf))
+        Entry(triomphe::Arc::into_thin(arc))
     }
 
     /// The same key and value with other metadata.
@@ -90,10 +117,20 @@ impl Entry {
     }
 
     /// The key's bytes (UTF-8), for ordering without a UTF-8 check.
+    ///
+    /// A map lookup calls this a dozen times, so keys under 128 bytes (a
+    /// one-byte length) take a short path.
+    #[inline]
     pub fn key_bytes(&self) -> &[u8] {
-        let mut cursor = Cursor(&self.0.slice);
-        let len = cursor.varint() as usize;
-        cursor.take(len)
+        let bytes = &self.0.slice;
+        match bytes.first() {
+            Some(&len) if len < 0x80 => &bytes[1..1 + len as usize],
+            _ => {
+                let mut cursor = Cursor(bytes);
+                let len = cursor.varint() as usize;
+                cursor.take(len)
+            }
+        }
     }
 
     /// The key.
@@ -210,12 +247,17 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+/// Writes `v` as a LEB128 varint at the start of `out` (at least 10
+/// bytes); returns its length.
+fn put_varint(out: &mut [u8], mut v: u64) -> usize {
+    let mut n = 0;
     while v >= 0x80 {
-        buf.push(v as u8 | 0x80);
+        out[n] = v as u8 | 0x80;
         v >>= 7;
+        n += 1;
     }
-    buf.push(v as u8);
+    out[n] = v as u8;
+    n + 1
 }
 
 /// Reads an entry's bytes front to back. Entries are only built by

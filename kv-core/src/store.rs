@@ -60,12 +60,14 @@ impl PartialOrd for Slot {
 }
 
 impl Ord for Slot {
+    #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.key_bytes().cmp(other.0.key_bytes())
     }
 }
 
 impl Borrow<[u8]> for Slot {
+    #[inline]
     fn borrow(&self) -> &[u8] {
         self.0.key_bytes()
     }
@@ -290,9 +292,14 @@ impl StoreWriter {
     /// the others are unaffected.
     pub fn prepare(&self, commands: impl IntoIterator<Item = Command>) -> Batch {
         let mut rev = self.shared.revision.load(Ordering::Acquire);
-        let mut batch = Batch::default();
+        let commands = commands.into_iter();
+        let expected = commands.size_hint().0;
+        let mut batch = Batch {
+            changes: Vec::with_capacity(expected),
+            outcomes: Vec::with_capacity(expected),
+        };
         // Keys touched earlier in this batch and their state after it.
-        let mut overlay: HashMap<Arc<str>, Option<Entry>> = HashMap::new();
+        let mut overlay: HashMap<Arc<str>, Option<Entry>> = HashMap::with_capacity(expected);
         // One clock reading per batch: every command sees the same expiries.
         let now = now_ms();
         for command in commands {
