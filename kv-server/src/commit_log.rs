@@ -18,6 +18,12 @@ pub trait CommitLog: Send {
     /// Any I/O error writing or syncing the batch.
     fn commit(&mut self, batch: &Batch) -> io::Result<()>;
 
+    /// Whether every batch costs a sync (`--fsync always`), so that larger
+    /// batches are worth a short wait.
+    fn syncs_each_batch(&self) -> bool {
+        false
+    }
+
     /// Makes everything committed durable and stops background work. The
     /// pipeline calls it once, when it stops.
     ///

@@ -232,6 +232,7 @@ fn write_loop(
             break;
         };
         let mut exclusive = None;
+        let mut yielded = false;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
@@ -246,6 +247,14 @@ fn write_loop(
             }
             if !stopping && exclusive.is_none() && commands.len() < max_batch {
                 next = receiver.try_recv().ok();
+                if next.is_none() && !yielded && log.syncs_each_batch() {
+                    // A sync costs the same for one write as for fifty:
+                    // give the workers a turn to submit what they are
+                    // about to, then look again.
+                    yielded = true;
+                    std::thread::yield_now();
+                    next = receiver.try_recv().ok();
+                }
             }
         }
         if !commands.is_empty() {

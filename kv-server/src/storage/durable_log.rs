@@ -188,6 +188,10 @@ impl CommitLog for DurableLog {
         })
     }
 
+    fn syncs_each_batch(&self) -> bool {
+        self.settings.policy == FsyncPolicy::Always
+    }
+
     fn close(&mut self) -> io::Result<()> {
         if let Some(syncer) = self.syncer.take() {
             syncer.stop();
