@@ -479,6 +479,69 @@ mod tests {
         assert_eq!(second.ops, vec![LogOp::Remove { key: "gone".into() }]);
     }
 
+    /// The payload after the frame header, checking the header.
+    fn payload_of(frame: &[u8]) -> &[u8] {
+        let Frame::Complete { payload, len } = decode_frame(frame) else {
+            panic!("not a frame: {frame:?}");
+        };
+        assert_eq!(len, frame.len());
+        payload
+    }
+
+    /// Pins the on-disk layout byte for byte: data directories written by
+    /// earlier releases must keep opening.
+    #[test]
+    fn the_record_layouts_on_disk_are_unchanged() {
+        let entry = Entry::new(
+            "k1",
+            b"val",
+            Meta {
+                create_rev: 3,
+                mod_rev: 7,
+                version: 2,
+                content_type: Some("t/x"),
+                expires_at: Some(0x0102),
+            },
+        );
+        let mut log = Vec::new();
+        encode_changes(
+            &[Change {
+                rev: 7,
+                key: Arc::from("k1"),
+                kind: ChangeKind::Put(entry.clone()),
+                prev: None,
+            }],
+            &mut log,
+        );
+        #[rustfmt::skip]
+        let expected_log: &[u8] = &[
+            7, 0, 0, 0, 0, 0, 0, 0, // revision
+            1, 0, 0, 0, // one op
+            1, // put
+            2, 0, 0, 0, b'k', b'1', // key
+            3, 0, 0, 0, 0, 0, 0, 0, // create_rev
+            2, 0, 0, 0, 0, 0, 0, 0, // version
+            3, 0, 0, 0, b'v', b'a', b'l', // value
+            3, 0, 0, 0, b't', b'/', b'x', // content type
+            2, 1, 0, 0, 0, 0, 0, 0, // expires_at
+        ];
+        assert_eq!(payload_of(&log), expected_log);
+        let mut snapshot = Vec::new();
+        encode_snapshot_entry(&entry, &mut snapshot);
+        #[rustfmt::skip]
+        let expected_snapshot: &[u8] = &[
+            2, // entry
+            2, 0, 0, 0, b'k', b'1', // key
+            3, 0, 0, 0, 0, 0, 0, 0, // create_rev
+            7, 0, 0, 0, 0, 0, 0, 0, // mod_rev
+            2, 0, 0, 0, 0, 0, 0, 0, // version
+            3, 0, 0, 0, b'v', b'a', b'l', // value
+            3, 0, 0, 0, b't', b'/', b'x', // content type
+            2, 1, 0, 0, 0, 0, 0, 0, // expires_at
+        ];
+        assert_eq!(payload_of(&snapshot), expected_snapshot);
+    }
+
     #[test]
     fn changes_sharing_a_revision_share_a_record() {
         let change = |key: &str| Change {

@@ -59,8 +59,8 @@ struct Parts<'a> {
 impl Entry {
     /// An entry holding `key`, `value` and `meta`.
     pub fn new(key: &str, value: &[u8], meta: Meta<'_>) -> Self {
-        // The fields before the value, at most 5 varints of 10 bytes, a
-        // flag byte and the content type.
+        // The fields between the key and the content type: a flag byte and
+        // at most five varints of up to 10 bytes.
         let mut head = [0u8; 64];
         let mut at = 0;
         let mut flags = 0;
@@ -109,11 +109,6 @@ impl Entry {
             at += piece.len();
         }
         Entry(triomphe::Arc::into_thin(arc))
-    }
-
-    /// The same key and value with other metadata.
-    pub fn with_meta(&self, meta: Meta<'_>) -> Self {
-        Entry::new(self.key(), self.value(), meta)
     }
 
     /// The key's bytes (UTF-8), for ordering without a UTF-8 check.
@@ -348,9 +343,10 @@ mod tests {
         let a = Entry::new("k", b"v", meta);
         assert_eq!(a, Entry::new("k", b"v", meta));
         assert_ne!(a, Entry::new("k", b"w", meta));
-        assert_ne!(a, a.with_meta(Meta::default()));
+        let forever = Entry::new("k", b"v", Meta::default());
+        assert_ne!(a, forever);
         assert!(!a.is_expired(9));
         assert!(a.is_expired(10));
-        assert!(!a.with_meta(Meta::default()).is_expired(u64::MAX));
+        assert!(!forever.is_expired(u64::MAX));
     }
 }

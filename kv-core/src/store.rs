@@ -10,7 +10,8 @@
 //!    nothing that readers can see;
 //! 2. [`StoreWriter::apply`] makes the batch visible.
 //!
-//! Each shard is a `std::sync::RwLock` over an ordered map: critical sections
+//! Each shard is a `std::sync::RwLock` over an ordered set of entries (each
+//! holds its key): critical sections
 //! are a lookup or an insert, never an await or I/O, so a blocking lock is
 //! cheaper than an async one, and readers of one shard never wait for
 //! writers of another. Keys are spread over shards by a keyed hash; inside a
@@ -136,8 +137,8 @@ impl Shared {
     }
 
     /// Puts `entry` under its key (only if it is newer than what is there,
-    /// when `only_if_newer`) and keeps `live_bytes` in step. One lock and one
-    /// lookup; returns whether it was stored.
+    /// when `only_if_newer`) and keeps `live_bytes` in step. One lock, and
+    /// one lookup unless `only_if_newer`; returns whether it was stored.
     fn upsert(&self, entry: Entry, only_if_newer: bool) -> bool {
         let added = entry.size() as u64;
         let mut shard = self.write_shard(entry.key_bytes());

@@ -134,7 +134,10 @@ impl Event {
     /// Bytes this event holds, for the ring's byte limit.
     pub fn size(&self) -> usize {
         const OVERHEAD: usize = 96;
-        OVERHEAD + self.subject.size() + self.prev.as_ref().map_or(0, |e| e.value().len())
+        OVERHEAD
+            + self.key().len()
+            + self.val().map_or(0, <[u8]>::len)
+            + self.prev().map_or(0, <[u8]>::len)
     }
 }
 

@@ -38,6 +38,7 @@ pub mod commit_log;
 pub mod config;
 pub mod error;
 pub mod expiry;
+pub mod gathering;
 pub mod handlers;
 pub mod kv_routes;
 pub mod list_routes;

@@ -8,24 +8,27 @@
 //! many handlers are waiting: group commit.
 //!
 //! Handlers do not wake the writer one by one. The first command of an
-//! event-loop turn collects the commands submitted during that turn (it
-//! yields once, so the other ready connections run first) and sends them as
-//! one message: one wake-up of the writer per turn instead of per command.
-//! A profile of `POST /set` under wrk found the writer woken every five
+//! event-loop turn collects the commands submitted on its thread during
+//! that turn ([`gathering`](crate::gathering)) and sends them as one
+//! message: one wake-up of the writer per turn instead of per command. A
+//! profile of `POST /set` under wrk found the writer woken every five
 //! commands, two futex calls and a context switch each time.
 
+use std::future::Future;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
 
 use kv_core::{ChangeKind, Command, CoreError, Outcome, StoreWriter};
 use kv_pubsub::Feed;
 use log::{debug, error, info};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::commit_log::CommitLog;
 use crate::error::ServerError;
 use crate::expiry::ExpiryQueue;
+use crate::gathering::{take_all, Gatherings, Role, Shared};
 
 /// What a submitter gets back: the command's outcome, or why it failed.
 type Reply = Result<Outcome, ServerError>;
@@ -33,8 +36,9 @@ type Reply = Result<Outcome, ServerError>;
 /// Work run on the writer thread while no write is in progress.
 type Exclusive = Box<dyn FnOnce() + Send>;
 
-/// A command and where its outcome goes.
-type Submission = (Command, oneshot::Sender<Reply>);
+/// A command, where its outcome goes, and its place in the in-flight
+/// bound (given back once it is answered).
+type Submission = (Command, oneshot::Sender<Reply>, OwnedSemaphorePermit);
 
 enum Message {
     /// Commands to commit, in order.
@@ -52,18 +56,10 @@ pub struct CommitPipeline {
     queue: mpsc::UnboundedSender<Message>,
     /// Commands submitted but not yet answered, at most `queue_depth`:
     /// the queue itself is unbounded, this is its back-pressure.
-    in_flight: Semaphore,
-    /// Commands of the current event-loop turn, not yet sent.
-    gathering: Mutex<Gathering>,
+    in_flight: Arc<Semaphore>,
+    /// Commands of the current event-loop turn of each thread, not yet sent.
+    gatherings: Gatherings,
     thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// Commands waiting for their turn's collector to send them.
-#[derive(Debug, Default)]
-struct Gathering {
-    submissions: Vec<Submission>,
-    /// Whether a submitter is collecting (and will send `submissions`).
-    collecting: bool,
 }
 
 impl std::fmt::Debug for Message {
@@ -96,24 +92,14 @@ impl CommitPipeline {
             .spawn(move || write_loop(writer, log, downstream, receiver, max_batch.max(1)))?;
         Ok(Self {
             queue,
-            in_flight: Semaphore::new(queue_depth.clamp(1, Semaphore::MAX_PERMITS)),
-            gathering: Mutex::default(),
+            in_flight: Arc::new(Semaphore::new(queue_depth.clamp(1, Semaphore::MAX_PERMITS))),
+            gatherings: Gatherings::new(max_batch),
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    fn gathering(&self) -> MutexGuard<'_, Gathering> {
-        // Held only to push or take: a panic cannot leave it inconsistent.
-        self.gathering.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sends the commands gathered so far to the writer.
-    fn send_gathered(&self) {
-        let submissions = {
-            let mut gathering = self.gathering();
-            gathering.collecting = false;
-            std::mem::take(&mut gathering.submissions)
-        };
+    /// Sends `submissions` to the writer.
+    fn send(&self, submissions: Vec<Submission>) {
         if !submissions.is_empty() {
             // Fails only once the writer has stopped: dropping the replies
             // answers each submitter with 503.
@@ -122,12 +108,16 @@ impl CommitPipeline {
     }
 
     /// Queues `command` from a thread outside the async runtime without
-    /// waiting for its outcome (the expiry scheduler does this). Returns
-    /// `false` once the pipeline has stopped.
+    /// waiting for its outcome (the expiry scheduler does this); blocks
+    /// while `--queue-depth` commands are in flight. Returns `false` once
+    /// the pipeline has stopped.
     pub fn submit_detached(&self, command: Command) -> bool {
+        let Ok(permit) = block_on(Arc::clone(&self.in_flight).acquire_owned()) else {
+            return false;
+        };
         let (reply, _ignored) = oneshot::channel();
         self.queue
-            .send(Message::Submit(vec![(command, reply)]))
+            .send(Message::Submit(vec![(command, reply, permit)]))
             .is_ok()
     }
 
@@ -138,25 +128,29 @@ impl CommitPipeline {
     /// [`ServerError::Unavailable`] when the pipeline has stopped or the batch
     /// could not be made durable; the command's own validation error otherwise.
     pub async fn submit(&self, command: Command) -> Result<Outcome, ServerError> {
-        let _permit = self.in_flight.acquire().await.map_err(|_| stopped())?;
+        let permit = Arc::clone(&self.in_flight)
+            .acquire_owned()
+            .await
+            .map_err(|_| stopped())?;
         let (reply, answer) = oneshot::channel();
-        let collect = {
-            let mut gathering = self.gathering();
-            gathering.submissions.push((command, reply));
-            !std::mem::replace(&mut gathering.collecting, true)
-        };
-        if collect {
+        let here = self.gatherings.here::<Submission>();
+        let (full, role) = self.gatherings.push(&here, (command, reply, permit));
+        if let Some(submissions) = full {
+            self.send(submissions);
+        }
+        if role == Role::Collect {
             // Sends on drop, so the turn's commands go even if this
             // request is cancelled while it yields.
-            let _sender = SendGathered(self);
+            let _sender = SendGathered(self, here);
             tokio::task::yield_now().await;
         }
         answer.await.map_err(|_| stopped())?
     }
 
     /// Runs `work` on the writer thread after everything queued so far is
-    /// committed, with no write in progress until it returns: whatever it
-    /// reads of the store is one consistent revision. Writers wait meanwhile,
+    /// committed (commands still gathering in an event loop, not yet
+    /// acknowledged, may come after), with no write in progress until it
+    /// returns: whatever it reads of the store is one consistent revision. Writers wait meanwhile,
     /// so `work` must be short (a copy, not I/O).
     ///
     /// # Errors
@@ -183,8 +177,10 @@ impl CommitPipeline {
         let Some(thread) = thread else {
             return;
         };
-        // Commands gathered but not yet sent are committed before it stops.
-        self.send_gathered();
+        // Commands gathered on this thread but not yet sent are committed
+        // before it stops (other threads' collectors send theirs when they
+        // resume, and get 503 if that is after the stop).
+        self.send(take_all(&self.gatherings.here::<Submission>()));
         self.in_flight.close();
         // Fails only if the writer is already gone, which join reports.
         let _ = self.queue.send(Message::Stop);
@@ -195,12 +191,32 @@ impl CommitPipeline {
     }
 }
 
-/// Sends its pipeline's gathered commands when dropped.
-struct SendGathered<'a>(&'a CommitPipeline);
+/// Sends a thread's gathered commands when dropped.
+struct SendGathered<'a>(&'a CommitPipeline, Shared<Submission>);
 
 impl Drop for SendGathered<'_> {
     fn drop(&mut self) {
-        self.0.send_gathered();
+        self.0.send(take_all(&self.1));
+    }
+}
+
+/// Runs `future` to completion on this (non-async) thread, parking it
+/// between polls.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 
@@ -226,20 +242,35 @@ fn write_loop(
 ) {
     let mut commands = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
+    // Given back once their commands are answered.
+    let mut permits = Vec::with_capacity(max_batch);
+    // Commands that did not fit in the last batch.
+    let mut carried = None;
     let mut stopping = false;
     while !stopping {
-        let Some(first) = receiver.blocking_recv() else {
-            break;
+        let first = match carried.take() {
+            Some(submissions) => Message::Submit(submissions),
+            None => match receiver.blocking_recv() {
+                Some(message) => message,
+                None => break,
+            },
         };
         let mut exclusive = None;
         let mut yielded = false;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
+                Message::Submit(batch)
+                    if !commands.is_empty() && commands.len() + batch.len() > max_batch =>
+                {
+                    carried = Some(batch);
+                    break;
+                }
                 Message::Submit(batch) => {
-                    for (command, reply) in batch {
+                    for (command, reply, permit) in batch {
                         commands.push(command);
                         replies.push(reply);
+                        permits.push(permit);
                     }
                 }
                 Message::Exclusive(job) => exclusive = Some(job),
@@ -248,9 +279,10 @@ fn write_loop(
             if !stopping && exclusive.is_none() && commands.len() < max_batch {
                 next = receiver.try_recv().ok();
                 if next.is_none() && !yielded && log.syncs_each_batch() {
-                    // A sync costs the same for one write as for fifty:
-                    // give the workers a turn to submit what they are
-                    // about to, then look again.
+                    // A sync costs the same for one write as for fifty: let
+                    // a worker waiting for this core run and submit what it
+                    // is about to, then look again (with both cores busy,
+                    // as under load, one usually is).
                     yielded = true;
                     std::thread::yield_now();
                     next = receiver.try_recv().ok();
@@ -265,6 +297,7 @@ fn write_loop(
                 &mut commands,
                 &mut replies,
             );
+            permits.clear();
         }
         if let Some(job) = exclusive {
             job();
