@@ -16,6 +16,7 @@ use kv_pubsub::nats::NatsConfig;
 use kv_pubsub::RingLimits;
 use structopt::StructOpt;
 
+use crate::scheduling::WorkerScheduling;
 use crate::storage::durable_log::LogSettings;
 use crate::storage::FsyncPolicy;
 
@@ -81,6 +82,11 @@ pub struct Config {
     /// HTTP worker threads (default: one per CPU core).
     #[structopt(long, env = "KVSTORE_WORKERS")]
     pub workers: Option<usize>,
+
+    /// How the HTTP workers are scheduled on Linux: `batch` (SCHED_BATCH: a
+    /// woken worker does not preempt the writer mid-batch) or `normal`.
+    #[structopt(long, env = "KVSTORE_WORKER_SCHEDULING", default_value = "batch")]
+    pub worker_scheduling: WorkerScheduling,
 
     /// Most commands the writer commits in one batch.
     #[structopt(long, env = "KVSTORE_MAX_BATCH", default_value = "1024")]
@@ -260,6 +266,7 @@ impl Default for Config {
             max_key_bytes: DEFAULT_MAX_KEY_BYTES,
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             workers: None,
+            worker_scheduling: WorkerScheduling::default(),
             max_batch: DEFAULT_MAX_BATCH,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
@@ -467,6 +474,7 @@ mod tests {
         let constants = Config::default();
         assert_eq!(defaults.max_key_bytes, constants.max_key_bytes);
         assert_eq!(defaults.max_value_bytes, constants.max_value_bytes);
+        assert_eq!(defaults.worker_scheduling, constants.worker_scheduling);
         assert_eq!(defaults.max_batch, constants.max_batch);
         assert_eq!(defaults.queue_depth, constants.queue_depth);
         assert_eq!(defaults.shards, constants.shards);

@@ -47,6 +47,7 @@ pub mod openapi;
 pub mod pipeline;
 pub mod request_head;
 pub mod routes;
+pub mod scheduling;
 pub mod server;
 pub mod startup;
 pub mod state;

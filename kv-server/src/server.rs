@@ -45,7 +45,10 @@ pub async fn run(
     // The access log formats every request even when its lines would be
     // filtered out; leave it out when its level is off (RUST_LOG=warn).
     let access_log = log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info);
+    let scheduling = config.worker_scheduling;
+    // The factory runs once on each worker thread as it starts.
     let mut server = HttpServer::new(move || {
+        scheduling.apply_to_current_thread();
         App::new()
             .wrap(from_fn(move |request, next| {
                 request_head::limit_head(max_head, request, next)

@@ -15,6 +15,8 @@ mod lifecycle;
 mod metrics;
 mod nats_feed;
 mod protected_mode;
+#[cfg(target_os = "linux")]
+mod scheduling;
 mod seed_routes;
 mod tls;
 mod ttl;
