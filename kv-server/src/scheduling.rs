@@ -40,7 +40,7 @@ impl WorkerScheduling {
     pub fn apply_to_current_thread(self) {
         if self == WorkerScheduling::Batch {
             if let Err(e) = batch_current_thread() {
-                log::debug!("worker thread left at the default scheduling policy: {e}");
+                log::info!("worker thread left at the default scheduling policy: {e}");
             }
         }
     }
