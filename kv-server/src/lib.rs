@@ -46,6 +46,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pipeline;
 pub mod request_head;
+pub mod request_stats;
 pub mod routes;
 pub mod scheduling;
 pub mod server;

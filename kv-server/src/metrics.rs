@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus metrics in the OpenMetrics text format.
 //!
-//! Request counts and latencies are recorded by the [`track`] middleware;
+//! Request counts and latencies are recorded by the [`track`] middleware,
+//! per thread ([`request_stats`](crate::request_stats));
 //! fsync latencies and compactions by the storage ([`StorageStatus`]); the
 //! rest (keys, bytes, revision, log size, watchers, the feed and NATS) is
 //! read from the live state at each scrape by a collector, so it costs
@@ -12,42 +13,25 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::HttpResponse;
 use kv_core::Store;
 use kv_pubsub::Feed;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::family::Family;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::auth::Principal;
 use crate::error::ServerError;
-use crate::routes::ROUTES;
+use crate::request_stats::{method_index, route_index, RequestStats, RequestStatsCollector};
 use crate::startup::Shared;
 use crate::storage::StorageStatus;
 
 /// The media type of the OpenMetrics text format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Labels of `kvstore_http_requests_total`.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: &'static str,
-    method: &'static str,
-    status: u16,
-}
-
-/// Labels of `kvstore_http_request_duration_seconds`.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: &'static str,
-}
 
 /// Counters the watch streams update.
 #[derive(Debug, Default)]
@@ -62,8 +46,7 @@ pub struct WatchCounters {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<RouteLabels, Histogram>,
+    requests: Arc<RequestStats>,
     live: Arc<OnceLock<LiveState>>,
 }
 
@@ -78,27 +61,13 @@ impl Metrics {
     /// appear once [`attach`](Self::attach) has given them.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("kvstore");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by route, method and status",
-            requests.clone(),
-        );
-        // 50 us to about 1.6 s.
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
-            (|| Histogram::new(exponential_buckets(50e-6, 2.0, 16))) as fn() -> Histogram,
-        );
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer a request (to the response head; streams last longer)",
-            latency.clone(),
-        );
+        let requests = Arc::new(RequestStats::new());
+        registry.register_collector(Box::new(RequestStatsCollector(Arc::clone(&requests))));
         let live = Arc::new(OnceLock::new());
         registry.register_collector(Box::new(Live(Arc::clone(&live))));
         Self {
             registry,
             requests,
-            latency,
             live,
         }
     }
@@ -108,46 +77,12 @@ impl Metrics {
         let _ = self.live.set(live);
     }
 
-    /// Records one answered request.
-    fn record(&self, route: &'static str, method: &Method, status: u16, seconds: f64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                route,
-                method: method_label(method),
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { route })
-            .observe(seconds);
-    }
-
     /// The text exposition.
     fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::with_capacity(16 * 1024);
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
     }
-}
-
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::PUT => "PUT",
-        Method::POST => "POST",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "other",
-    }
-}
-
-/// The route pattern a request matched (a [`ROUTES`] entry), or
-/// `unmatched`: a bounded label set, whatever paths clients send.
-fn route_label(name: Option<&str>) -> &'static str {
-    name.and_then(|name| ROUTES.iter().find(|(path, _)| *path == name))
-        .map_or("unmatched", |(path, _)| path)
 }
 
 /// Middleware: counts every request and times it, by route.
@@ -161,13 +96,12 @@ pub async fn track(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let began = Instant::now();
     let shared = request.app_data::<Data<Shared>>().cloned();
-    let method = request.method().clone();
+    let method = method_index(request.method().as_str());
     let response = next.call(request).await?;
     if let Some(shared) = shared {
-        let route = route_label(response.request().match_name());
-        shared.metrics().record(
-            route,
-            &method,
+        shared.metrics().requests.record(
+            route_index(response.request().match_name()),
+            method,
             response.status().as_u16(),
             began.elapsed().as_secs_f64(),
         );
@@ -331,18 +265,5 @@ impl LiveState {
             )?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn route_labels_are_bounded() {
-        assert_eq!(route_label(Some("/set")), "/set");
-        assert_eq!(route_label(Some("/nope")), "unmatched");
-        assert_eq!(route_label(None), "unmatched");
-        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
     }
 }

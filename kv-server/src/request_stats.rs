@@ -1,0 +1,320 @@
+//! Request counts and latencies, tallied per thread and summed at scrape.
+//!
+//! Every request adds one to a count by (route, method, status) and one
+//! observation to its route's latency histogram. Kept in
+//! `prometheus_client` families, that was five atomic writes per request
+//! to memory both worker threads wrote (each family's read lock, the
+//! counter, the histogram's write lock), and the cache lines went back and
+//! forth between the cores: under wrk, answering `GET /` took 0.2 to 0.3
+//! µs more CPU with the middleware than without it. Here each thread adds
+//! to its own tally, under a lock that only a scrape ever contends, and a
+//! scrape sums the tallies.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::histogram::exponential_buckets;
+use prometheus_client::metrics::MetricType;
+
+use crate::routes::ROUTES;
+
+/// Method labels; a request's method is one of these, or `other`.
+pub const METHODS: [&str; 8] = [
+    "GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH", "other",
+];
+
+/// Upper bounds of the latency buckets: 50 µs doubling to about 1.6 s.
+const BOUND_COUNT: usize = 16;
+/// Buckets, with the last one unbounded.
+const BUCKETS: usize = BOUND_COUNT + 1;
+
+/// Tallies kept; threads beyond this many share one (still correct).
+const TALLIES: usize = 16;
+
+/// The per-thread tallies of one server.
+#[derive(Debug)]
+pub struct RequestStats {
+    tallies: Box<[PaddedTally]>,
+    /// The buckets' upper bounds, the last being `f64::MAX` (+Inf).
+    bounds: [f64; BUCKETS],
+}
+
+/// A tally alone on its cache lines, so two threads never write one line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct PaddedTally(Mutex<Tally>);
+
+/// What one thread counted.
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    /// By `route * METHODS.len() + method`: (status, count) pairs.
+    counts: Vec<Vec<(u16, u64)>>,
+    /// By route.
+    latency: Vec<Latency>,
+}
+
+/// One route's latency histogram.
+#[derive(Debug, Clone, Copy)]
+struct Latency {
+    /// Observations per bucket (not cumulative).
+    buckets: [u64; BUCKETS],
+    sum: f64,
+    count: u64,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self {
+            buckets: [0; BUCKETS],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+}
+
+/// Routes known by index: [`ROUTES`] in order, then `unmatched`.
+fn route_name(route: usize) -> &'static str {
+    ROUTES.get(route).map_or("unmatched", |(path, _)| path)
+}
+
+/// The index of the [`ROUTES`] entry named `name`, or of `unmatched`: a
+/// bounded label set, whatever paths clients send.
+pub fn route_index(name: Option<&str>) -> usize {
+    name.and_then(|name| ROUTES.iter().position(|(path, _)| *path == name))
+        .unwrap_or(ROUTES.len())
+}
+
+/// The index in [`METHODS`] of `method`.
+pub fn method_index(method: &str) -> usize {
+    METHODS[..METHODS.len() - 1]
+        .iter()
+        .position(|m| *m == method)
+        .unwrap_or(METHODS.len() - 1)
+}
+
+/// This thread's tally number, handed out in turn as threads first record.
+fn thread_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SLOT.with(|slot| *slot)
+}
+
+impl Default for RequestStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RequestStats {
+    /// Empty tallies.
+    pub fn new() -> Self {
+        let mut bounds = [f64::MAX; BUCKETS];
+        for (bound, value) in bounds.iter_mut().zip(exponential_buckets(50e-6, 2.0, 16)) {
+            *bound = value;
+        }
+        Self {
+            tallies: (0..TALLIES).map(|_| PaddedTally::default()).collect(),
+            bounds,
+        }
+    }
+
+    /// Records one answered request on this thread's tally.
+    pub fn record(&self, route: usize, method: usize, status: u16, seconds: f64) {
+        let bucket = self
+            .bounds
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS - 1);
+        let mut tally = lock(&self.tallies[thread_slot() % self.tallies.len()]);
+        let cell = route * METHODS.len() + method;
+        if tally.counts.len() <= cell {
+            tally.counts.resize_with(cell + 1, Vec::new);
+        }
+        let statuses = &mut tally.counts[cell];
+        match statuses.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, count)) => *count += 1,
+            None => statuses.push((status, 1)),
+        }
+        if tally.latency.len() <= route {
+            tally.latency.resize_with(route + 1, Latency::default);
+        }
+        let latency = &mut tally.latency[route];
+        latency.buckets[bucket] += 1;
+        latency.sum += seconds;
+        latency.count += 1;
+    }
+
+    /// The sum of every thread's tally.
+    fn total(&self) -> Tally {
+        let mut total = Tally::default();
+        for tally in self.tallies.iter() {
+            let tally = lock(tally).clone();
+            if total.counts.len() < tally.counts.len() {
+                total.counts.resize_with(tally.counts.len(), Vec::new);
+            }
+            for (into, from) in total.counts.iter_mut().zip(tally.counts) {
+                for (status, count) in from {
+                    match into.iter_mut().find(|(s, _)| *s == status) {
+                        Some((_, sum)) => *sum += count,
+                        None => into.push((status, count)),
+                    }
+                }
+            }
+            if total.latency.len() < tally.latency.len() {
+                total
+                    .latency
+                    .resize_with(tally.latency.len(), Latency::default);
+            }
+            for (into, from) in total.latency.iter_mut().zip(tally.latency) {
+                for (bucket, count) in into.buckets.iter_mut().zip(from.buckets) {
+                    *bucket += count;
+                }
+                into.sum += from.sum;
+                into.count += from.count;
+            }
+        }
+        total
+    }
+}
+
+fn lock(tally: &PaddedTally) -> MutexGuard<'_, Tally> {
+    // A panic while a tally is held leaves whole numbers in it.
+    tally.0.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Labels of `kvstore_http_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+/// Labels of `kvstore_http_request_duration_seconds`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+/// Encodes a [`RequestStats`] at each scrape.
+#[derive(Debug)]
+pub struct RequestStatsCollector(pub Arc<RequestStats>);
+
+impl Collector for RequestStatsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let total = self.0.total();
+        let mut requests = encoder.encode_descriptor(
+            "http_requests",
+            "HTTP requests answered, by route, method and status",
+            None,
+            MetricType::Counter,
+        )?;
+        for (cell, statuses) in total.counts.iter().enumerate() {
+            let mut statuses = statuses.clone();
+            statuses.sort_unstable();
+            for (status, count) in statuses {
+                let labels = RequestLabels {
+                    route: route_name(cell / METHODS.len()),
+                    method: METHODS[cell % METHODS.len()],
+                    status,
+                };
+                requests
+                    .encode_family(&labels)?
+                    .encode_counter::<NoLabelSet, _, u64>(&count, None)?;
+            }
+        }
+        let mut latency = encoder.encode_descriptor(
+            "http_request_duration_seconds",
+            "Time to answer a request (to the response head; streams last longer)",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (route, histogram) in total.latency.iter().enumerate() {
+            if histogram.count == 0 {
+                continue;
+            }
+            let buckets: Vec<(f64, u64)> = self
+                .0
+                .bounds
+                .iter()
+                .copied()
+                .zip(histogram.buckets)
+                .collect();
+            latency
+                .encode_family(&RouteLabels {
+                    route: route_name(route),
+                })?
+                .encode_histogram::<NoLabelSet>(histogram.sum, histogram.count, &buckets, None)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::encoding::text::encode;
+    use prometheus_client::registry::Registry;
+
+    fn text(stats: Arc<RequestStats>) -> String {
+        let mut registry = Registry::with_prefix("kvstore");
+        registry.register_collector(Box::new(RequestStatsCollector(stats)));
+        let mut out = String::new();
+        encode(&mut out, &registry).expect("encodes");
+        out
+    }
+
+    #[test]
+    fn labels_are_bounded() {
+        assert_eq!(route_name(route_index(Some("/set"))), "/set");
+        assert_eq!(route_name(route_index(Some("/nope"))), "unmatched");
+        assert_eq!(route_name(route_index(None)), "unmatched");
+        assert_eq!(METHODS[method_index("POST")], "POST");
+        assert_eq!(METHODS[method_index("BREW")], "other");
+    }
+
+    #[test]
+    fn tallies_of_several_threads_add_up() {
+        let stats = Arc::new(RequestStats::new());
+        let set = route_index(Some("/set"));
+        let get = route_index(Some("/get"));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let stats = Arc::clone(&stats);
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        stats.record(set, method_index("POST"), 201, 0.00015);
+                    }
+                    stats.record(get, method_index("GET"), 200, 2.0);
+                    stats.record(set, method_index("POST"), 400, 0.00001);
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("no panic");
+        }
+        let out = text(stats);
+        let lines: Vec<&str> = out.lines().collect();
+        for expected in [
+            r#"kvstore_http_requests_total{route="/set",method="POST",status="201"} 4000"#,
+            r#"kvstore_http_requests_total{route="/set",method="POST",status="400"} 4"#,
+            r#"kvstore_http_requests_total{route="/get",method="GET",status="200"} 4"#,
+            // 10 µs falls in the first bucket (up to 50 µs), 150 µs in the
+            // third (up to 200 µs); buckets are cumulative.
+            r#"kvstore_http_request_duration_seconds_bucket{le="0.00005",route="/set"} 4"#,
+            r#"kvstore_http_request_duration_seconds_bucket{le="0.0001",route="/set"} 4"#,
+            r#"kvstore_http_request_duration_seconds_bucket{le="0.0002",route="/set"} 4004"#,
+            r#"kvstore_http_request_duration_seconds_count{route="/set"} 4004"#,
+            // 2 s is past the last bound (about 1.64 s).
+            r#"kvstore_http_request_duration_seconds_bucket{le="1.6384",route="/get"} 0"#,
+            r#"kvstore_http_request_duration_seconds_bucket{le="+Inf",route="/get"} 4"#,
+            r#"kvstore_http_request_duration_seconds_sum{route="/get"} 8.0"#,
+        ] {
+            assert!(lines.contains(&expected), "{expected} missing from:\n{out}");
+        }
+    }
+}
