@@ -113,7 +113,11 @@ impl RequestStats {
     /// Empty tallies.
     pub fn new() -> Self {
         let mut bounds = [f64::MAX; BUCKETS];
-        for (bound, value) in bounds.iter_mut().zip(exponential_buckets(50e-6, 2.0, 16)) {
+        for (bound, value) in
+            bounds
+                .iter_mut()
+                .zip(exponential_buckets(50e-6, 2.0, BOUND_COUNT as u16))
+        {
             *bound = value;
         }
         Self {
