@@ -56,7 +56,7 @@ struct Tally {
 }
 
 /// One route's latency histogram.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Latency {
     /// Observations per bucket (not cumulative).
     buckets: [u64; BUCKETS],
@@ -64,14 +64,34 @@ struct Latency {
     count: u64,
 }
 
-impl Default for Latency {
-    fn default() -> Self {
-        Self {
-            buckets: [0; BUCKETS],
-            sum: 0.0,
-            count: 0,
+impl Tally {
+    /// Adds `n` requests answered with `status` to `cell`.
+    fn count(&mut self, cell: usize, status: u16, n: u64) {
+        let statuses = grown(&mut self.counts, cell);
+        match statuses.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, count)) => *count += n,
+            None => statuses.push((status, n)),
         }
     }
+}
+
+impl Latency {
+    /// Adds the observations of `other`.
+    fn add(&mut self, other: &Latency) {
+        for (bucket, count) in self.buckets.iter_mut().zip(other.buckets) {
+            *bucket += count;
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+}
+
+/// `items[index]`, growing `items` with defaults to reach it.
+fn grown<T: Default>(items: &mut Vec<T>, index: usize) -> &mut T {
+    if items.len() <= index {
+        items.resize_with(index + 1, T::default);
+    }
+    &mut items[index]
 }
 
 /// Routes known by index: [`ROUTES`] in order, then `unmatched`.
@@ -134,19 +154,8 @@ impl RequestStats {
             .position(|bound| seconds <= *bound)
             .unwrap_or(BUCKETS - 1);
         let mut tally = lock(&self.tallies[thread_slot() % self.tallies.len()]);
-        let cell = route * METHODS.len() + method;
-        if tally.counts.len() <= cell {
-            tally.counts.resize_with(cell + 1, Vec::new);
-        }
-        let statuses = &mut tally.counts[cell];
-        match statuses.iter_mut().find(|(s, _)| *s == status) {
-            Some((_, count)) => *count += 1,
-            None => statuses.push((status, 1)),
-        }
-        if tally.latency.len() <= route {
-            tally.latency.resize_with(route + 1, Latency::default);
-        }
-        let latency = &mut tally.latency[route];
+        tally.count(route * METHODS.len() + method, status, 1);
+        let latency = grown(&mut tally.latency, route);
         latency.buckets[bucket] += 1;
         latency.sum += seconds;
         latency.count += 1;
@@ -157,28 +166,13 @@ impl RequestStats {
         let mut total = Tally::default();
         for tally in self.tallies.iter() {
             let tally = lock(tally).clone();
-            if total.counts.len() < tally.counts.len() {
-                total.counts.resize_with(tally.counts.len(), Vec::new);
-            }
-            for (into, from) in total.counts.iter_mut().zip(tally.counts) {
-                for (status, count) in from {
-                    match into.iter_mut().find(|(s, _)| *s == status) {
-                        Some((_, sum)) => *sum += count,
-                        None => into.push((status, count)),
-                    }
+            for (cell, statuses) in tally.counts.iter().enumerate() {
+                for &(status, count) in statuses {
+                    total.count(cell, status, count);
                 }
             }
-            if total.latency.len() < tally.latency.len() {
-                total
-                    .latency
-                    .resize_with(tally.latency.len(), Latency::default);
-            }
-            for (into, from) in total.latency.iter_mut().zip(tally.latency) {
-                for (bucket, count) in into.buckets.iter_mut().zip(from.buckets) {
-                    *bucket += count;
-                }
-                into.sum += from.sum;
-                into.count += from.count;
+            for (route, latency) in tally.latency.iter().enumerate() {
+                grown(&mut total.latency, route).add(latency);
             }
         }
         total
