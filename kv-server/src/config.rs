@@ -331,7 +331,8 @@ impl Config {
     }
 
     /// Boolean flags that also have an environment variable (clap 2 flags
-    /// take none): `KVSTORE_INSECURE_NO_AUTH`.
+    /// take none): `KVSTORE_INSECURE_NO_AUTH`; then the checks no flag
+    /// parser does.
     fn read_env_flags(&mut self) -> Result<(), String> {
         const NAME: &str = "KVSTORE_INSECURE_NO_AUTH";
         if let Ok(value) = std::env::var(NAME) {
@@ -341,6 +342,7 @@ impl Config {
                 _ => return Err(format!("{NAME} must be true or false, not {value:?}")),
             }
         }
+        self.refuse_empty_switches()?;
         if self.max_header_bytes > HTTP_HEAD_CEILING_BYTES {
             return Err(format!(
                 "--max-header-bytes can be at most {HTTP_HEAD_CEILING_BYTES}, the HTTP layer's ceiling"
@@ -349,24 +351,38 @@ impl Config {
         Ok(())
     }
 
-    /// Whether requests must carry a bearer token.
-    pub fn auth_configured(&self) -> bool {
-        self.auth_token.is_some() || self.auth_file.is_some()
-    }
-
-    /// Protected mode: why the server must not serve `bound`, if it must
-    /// not. Without a token, only loopback addresses are served, unless the
-    /// operator opted out with --insecure-no-auth.
-    pub fn protected_mode_error(&self, bound: std::net::SocketAddr) -> Option<String> {
-        if self.auth_configured() || self.insecure_no_auth || bound.ip().is_loopback() {
-            return None;
+    /// A setting that turns something on (tokens, TLS, NATS) must say what
+    /// with: an empty value (often `VAR=` in an env file) is refused rather
+    /// than read as either "on" or "off".
+    fn refuse_empty_switches(&self) -> Result<(), String> {
+        let empty_path = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.as_os_str().is_empty());
+        let empty_text = |t: Option<&str>| t.is_some_and(|t| t.trim().is_empty());
+        let checks = [
+            (
+                empty_text(self.auth_token.as_ref().map(Secret::expose)),
+                "--auth-token (KVSTORE_AUTH_TOKEN)",
+            ),
+            (
+                empty_path(&self.auth_file),
+                "--auth-file (KVSTORE_AUTH_FILE)",
+            ),
+            (empty_path(&self.tls_cert), "--tls-cert (KVSTORE_TLS_CERT)"),
+            (empty_path(&self.tls_key), "--tls-key (KVSTORE_TLS_KEY)"),
+            (
+                empty_text(self.nats_url.as_deref()),
+                "--nats-url (KVSTORE_NATS_HOST)",
+            ),
+            (
+                empty_text(self.nats_stream.as_deref()),
+                "--nats-stream (KVSTORE_NATS_STREAM)",
+            ),
+        ];
+        match checks.iter().find(|(empty, _)| *empty) {
+            Some((_, name)) => Err(format!(
+                "{name} is set but empty: give a value, or unset it to leave that feature off"
+            )),
+            None => Ok(()),
         }
-        Some(format!(
-            "refusing to serve {bound} without authentication (protected mode): anyone who \
-             can reach it could read and change every key. Set KVSTORE_AUTH_TOKEN (or \
-             --auth-file) to require a bearer token, or listen on 127.0.0.1, or pass \
-             --insecure-no-auth (KVSTORE_INSECURE_NO_AUTH=true) if the network is trusted"
-        ))
     }
 
     /// How long a request waits for the data to load after a start.
@@ -498,18 +514,25 @@ mod tests {
     }
 
     #[test]
-    fn protected_mode_refuses_open_addresses_without_a_token() {
-        let open: std::net::SocketAddr = "0.0.0.0:8000".parse().unwrap();
-        let loopback: std::net::SocketAddr = "127.0.0.1:8000".parse().unwrap();
-        let plain = Config::parse_from(["server"]).expect("no flags");
-        let err = plain.protected_mode_error(open).expect("refused");
-        assert!(err.contains("KVSTORE_AUTH_TOKEN") && err.contains("--insecure-no-auth"));
-        assert_eq!(plain.protected_mode_error(loopback), None);
+    fn secrets_stay_out_of_debug_output() {
         let token = Config::parse_from(["server", "--auth-token", "0123456789abcdef"]).unwrap();
-        assert_eq!(token.protected_mode_error(open), None);
         assert!(!format!("{token:?}").contains("0123456789abcdef"));
-        let opted_out = Config::parse_from(["server", "--insecure-no-auth"]).unwrap();
-        assert_eq!(opted_out.protected_mode_error(open), None);
+    }
+
+    #[test]
+    fn switches_set_to_nothing_are_refused() {
+        for (flag, name) in [
+            ("--auth-token", "KVSTORE_AUTH_TOKEN"),
+            ("--auth-file", "KVSTORE_AUTH_FILE"),
+            ("--nats-url", "KVSTORE_NATS_HOST"),
+            ("--nats-stream", "KVSTORE_NATS_STREAM"),
+        ] {
+            let err = Config::parse_from(["server", flag, ""]).expect_err(flag);
+            assert!(err.contains(name) && err.contains("empty"), "{err}");
+        }
+        let err = Config::parse_from(["server", "--tls-cert", "", "--tls-key", "k.pem"])
+            .expect_err("empty cert path");
+        assert!(err.contains("KVSTORE_TLS_CERT"), "{err}");
     }
 
     #[test]

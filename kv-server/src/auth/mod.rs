@@ -4,10 +4,15 @@
 //! token file (see [`token_file`]). Each request's `Authorization: Bearer`
 //! token is compared against every configured token in constant time; the
 //! result is a [`Principal`] that handlers ask for the right they need on
-//! the keys they touch. Without any token configured, authentication is off
-//! and every request is a [`Principal::unrestricted`] (the server then
-//! listens on loopback only, unless the operator opted out: see
-//! [`crate::config::Config::protected_mode_error`]).
+//! the keys they touch.
+//!
+//! Whether authentication is on is decided in one place,
+//! [`Authenticator::enabled`], from the tokens actually loaded: the request
+//! path and the start-up check ([`Authenticator::protected_mode_error`])
+//! both ask it. Without any token, every request is a
+//! [`Principal::unrestricted`] and the server listens on loopback only,
+//! unless the operator opted out. A setting that names tokens but yields
+//! none (an empty token file) is an error at start, never "auth off".
 
 pub mod token_file;
 
@@ -154,9 +159,29 @@ impl Authenticator {
         Ok(Self { tokens })
     }
 
-    /// Whether requests must carry a token.
+    /// Whether requests must carry a token: the one place that decides it,
+    /// from the tokens loaded.
     pub fn enabled(&self) -> bool {
         !self.tokens.is_empty()
+    }
+
+    /// Protected mode: why the server must not serve `bound`, if it must
+    /// not. Without any token loaded, only loopback addresses are served,
+    /// unless the operator opted out with `--insecure-no-auth`.
+    pub fn protected_mode_error(
+        &self,
+        bound: std::net::SocketAddr,
+        insecure_no_auth: bool,
+    ) -> Option<String> {
+        if self.enabled() || insecure_no_auth || bound.ip().is_loopback() {
+            return None;
+        }
+        Some(format!(
+            "refusing to serve {bound} without authentication (protected mode): anyone who \
+             can reach it could read and change every key. Set KVSTORE_AUTH_TOKEN (or \
+             --auth-file) to require a bearer token, or listen on 127.0.0.1, or pass \
+             --insecure-no-auth (KVSTORE_INSECURE_NO_AUTH=true) if the network is trusted"
+        ))
     }
 
     /// How many tokens are configured.
@@ -329,5 +354,19 @@ mod tests {
         let anyone = auth.authenticate(None).expect("off");
         anyone.require(Right::Write, "").expect("unrestricted");
         assert!(Authenticator::new(Some("short"), Vec::new()).is_err());
+        assert!(Authenticator::new(Some(""), Vec::new()).is_err());
+    }
+
+    #[test]
+    fn protected_mode_follows_the_tokens_loaded() {
+        let open: std::net::SocketAddr = "0.0.0.0:8000".parse().unwrap();
+        let loopback: std::net::SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let none = Authenticator::new(None, Vec::new()).expect("no tokens");
+        let err = none.protected_mode_error(open, false).expect("refused");
+        assert!(err.contains("KVSTORE_AUTH_TOKEN") && err.contains("--insecure-no-auth"));
+        assert_eq!(none.protected_mode_error(loopback, false), None);
+        assert_eq!(none.protected_mode_error(open, true), None);
+        let some = Authenticator::new(Some("root-token-0123456789"), Vec::new()).unwrap();
+        assert_eq!(some.protected_mode_error(open, false), None);
     }
 }

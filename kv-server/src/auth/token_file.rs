@@ -61,9 +61,9 @@ struct TokenFile {
 ///
 /// # Errors
 ///
-/// The file cannot be read or is not valid JSON of the documented shape, a
-/// token is shorter than [`MIN_TOKEN_BYTES`], or two entries share a name
-/// or a token. The message never contains a token.
+/// The file cannot be read or is not valid JSON of the documented shape, it
+/// holds no token, a token is shorter than [`MIN_TOKEN_BYTES`], or two
+/// entries share a name or a token. The message never contains a token.
 pub fn load(path: &Path) -> Result<Vec<TokenEntry>, String> {
     let text = fs::read_to_string(path)
         .map_err(|e| format!("cannot read the auth file {}: {e}", path.display()))?;
@@ -80,6 +80,16 @@ pub fn parse(text: &str) -> Result<Vec<TokenEntry>, String> {
     // serde_json's messages quote the offending value only for invalid
     // types and enum variants, never a string's content, so tokens stay out.
     let file: TokenFile = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    if file.tokens.is_empty() {
+        // A file that grants nothing must not leave the server open: it
+        // would run without authentication while the operator believes it
+        // protected.
+        return Err(
+            "it holds no token; give at least one, or leave --auth-file out \
+                    to run without authentication"
+                .into(),
+        );
+    }
     for (i, entry) in file.tokens.iter().enumerate() {
         if entry.name.is_empty() {
             return Err(format!("token #{} has an empty name", i + 1));
@@ -146,6 +156,10 @@ mod tests {
         )
         .expect_err("duplicate");
         assert!(dup.contains("same token") && !dup.contains("0123"), "{dup}");
+        for empty in [r#"{"tokens":[]}"#, r#"{"tokens":[ ]}"#] {
+            let err = parse(empty).expect_err("no token");
+            assert!(err.contains("no token"), "{err}");
+        }
         let unknown = parse(r#"{"tokens":[{"name":"a","token":"0123456789abcdef","admin":true}]}"#)
             .expect_err("unknown field");
         assert!(unknown.contains("admin"), "{unknown}");

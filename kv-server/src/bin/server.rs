@@ -52,10 +52,10 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
     }
     let listener = listen(&config)?;
     let addr = listener.local_addr().context("no local address")?;
-    if let Some(refusal) = config.protected_mode_error(addr) {
+    if let Some(refusal) = auth.protected_mode_error(addr, config.insecure_no_auth) {
         anyhow::bail!(refusal);
     }
-    if config.insecure_no_auth && !config.auth_configured() {
+    if config.insecure_no_auth && !auth.enabled() {
         warn!("authentication is off (--insecure-no-auth): anyone who can reach {addr} can read and change every key");
     }
     let tls = match (&config.tls_cert, &config.tls_key) {

@@ -242,3 +242,43 @@ fn a_token_file_alone_lets_it_serve_a_public_address() {
     );
     assert_needs_token(&server, token);
 }
+
+/// An auth file that grants no token is an error at start, on any address:
+/// it must never leave the server open while the operator believes it
+/// protected (before, it started, and on `0.0.0.0` it served writes
+/// without a token).
+#[test]
+fn a_token_file_with_no_token_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = write_token_file(dir.path(), r#"{"tokens":[]}"#);
+    let file = file.to_str().expect("UTF-8 path");
+    for host in ["0.0.0.0:0", "127.0.0.1:0"] {
+        let output = run_to_exit(&["--in-memory", "--host", host, "--auth-file", file], &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{host}: {stderr}");
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("listening"),
+            "{host}: it listened"
+        );
+        assert!(
+            stderr.contains("no token") && stderr.contains(file),
+            "{host}: {stderr}"
+        );
+    }
+}
+
+/// A switch set to nothing (`KVSTORE_AUTH_TOKEN=` in an env file) is refused
+/// rather than read as "off".
+#[test]
+fn an_empty_token_setting_is_refused_at_start() {
+    let output = run_to_exit(
+        &["--in-memory", "--host", "0.0.0.0:0"],
+        &[("KVSTORE_AUTH_TOKEN", "")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("KVSTORE_AUTH_TOKEN") && stderr.contains("empty"),
+        "{stderr}"
+    );
+}
