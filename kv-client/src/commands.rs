@@ -16,6 +16,7 @@ use crate::subscribe::{self, SubFilter};
 use crate::transfer;
 use kv_core::api::MAX_LIST_LIMIT;
 use kv_core::command::Condition;
+use kv_core::value_text::from_text;
 use kv_pubsub::nats::NatsConfig;
 
 /// Exit code: success.
@@ -40,7 +41,9 @@ pub const EXIT_UNAUTHORIZED: u8 = 8;
 pub const EXIT_EVENTS_LOST: u8 = 6;
 
 /// Runs `cli`, printing to `out` and `err`, and returns the exit code.
-pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+/// `out_is_terminal` says whether `out` is a terminal: `get` then ends a
+/// text value with a newline (to a pipe it writes the value's exact bytes).
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, out_is_terminal: bool) -> ExitCode {
     let options = ClientOptions {
         token: cli.token,
         ca_cert: cli.cacert,
@@ -52,7 +55,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             return ExitCode::from(EXIT_LOCAL_ERROR);
         }
     };
-    match execute(&client, cli.command, cli.json, out, err) {
+    let printer = Printer {
+        json: cli.json,
+        out_is_terminal,
+    };
+    match execute(&client, cli.command, printer, out, err) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
@@ -79,13 +86,23 @@ pub(crate) enum Failure {
     Output(#[from] std::io::Error),
 }
 
+/// How results are printed.
+#[derive(Debug, Clone, Copy)]
+struct Printer {
+    /// The server's JSON answer instead of plain text.
+    json: bool,
+    /// `out` is a terminal.
+    out_is_terminal: bool,
+}
+
 fn execute(
     client: &KvClient,
     command: CliCommand,
-    json: bool,
+    printer: Printer,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
+    let json = printer.json;
     match command {
         CliCommand::Get { key, meta, rev } if meta || rev => {
             let Some(entry) = client.entry(&key)? else {
@@ -217,7 +234,15 @@ fn execute(
             let answer = client.get(&key)?;
             match (&answer.inserted_val, json) {
                 (_, true) => print_json(out, &answer)?,
-                (Some(val), false) => writeln!(out, "{val}")?,
+                (Some(val), false) => {
+                    let bytes = from_text(val, answer.encoding.as_deref()).map_err(|e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("the server sent a value this client cannot read: {e}"),
+                        )
+                    })?;
+                    write_value(out, &bytes, printer.out_is_terminal)?;
+                }
                 (None, false) => {}
             }
             Ok(found_or_not(answer.found, &key, err)?)
@@ -330,6 +355,16 @@ fn backup_to_file(client: &KvClient, file: &Path) -> Result<(u64, u64), Failure>
         let _ = fs::remove_file(&partial);
     }
     finished
+}
+
+/// Writes a value's exact bytes; on a terminal, a text value gets a
+/// newline after it (a pipe gets only the value).
+fn write_value(out: &mut dyn Write, value: &[u8], out_is_terminal: bool) -> std::io::Result<()> {
+    out.write_all(value)?;
+    if out_is_terminal && std::str::from_utf8(value).is_ok() && !value.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 fn found_or_not(found: bool, key: &str, err: &mut dyn Write) -> std::io::Result<u8> {

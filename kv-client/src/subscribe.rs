@@ -55,9 +55,13 @@ pub(crate) fn from_server(
         ..WatchParams::default()
     };
     let mut next = from_rev;
+    // Events printed of a revision not yet finished (the server gives only
+    // a revision's last event an id): skipped when the stream resumes at
+    // that revision, so nothing is printed twice.
+    let mut partial = Partial::default();
     let mut backoff = MIN_BACKOFF;
     loop {
-        let stream = match client.watch(&params, next) {
+        let mut stream = match client.watch(&params, next) {
             Ok(stream) => stream,
             Err(ClientError::Unreachable { url, detail }) => {
                 writeln!(
@@ -86,16 +90,33 @@ pub(crate) fn from_server(
             }
             Err(other) => return Err(other.into()),
         };
-        for item in stream {
+        let mut skip = partial;
+        while let Some(item) = stream.next() {
             match item {
                 Ok(WatchItem::Event(event)) => {
                     backoff = MIN_BACKOFF;
-                    next = Some(event.rev + 1);
+                    if skip.rev == event.rev && skip.printed > 0 {
+                        skip.printed -= 1;
+                        continue;
+                    }
                     print_event(&event, json, out)?;
+                    if stream.last_id().is_some() {
+                        next = Some(event.rev + 1);
+                        partial = Partial::default();
+                    } else {
+                        next = Some(event.rev);
+                        partial.printed = if partial.rev == event.rev {
+                            partial.printed + 1
+                        } else {
+                            1
+                        };
+                        partial.rev = event.rev;
+                    }
                 }
                 Ok(WatchItem::Progress(rev)) => {
                     backoff = MIN_BACKOFF;
                     next = Some(rev + 1);
+                    partial = Partial::default();
                 }
                 Ok(WatchItem::Cut(cut)) => {
                     writeln!(
@@ -104,6 +125,9 @@ pub(crate) fn from_server(
                         cut.reason
                     )?;
                     next = Some(cut.resume_from_rev);
+                    if partial.rev != cut.resume_from_rev {
+                        partial = Partial::default();
+                    }
                     break;
                 }
                 Err(e) => {
@@ -120,6 +144,13 @@ pub(crate) fn from_server(
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// How many events of an unfinished revision were printed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Partial {
+    rev: u64,
+    printed: usize,
 }
 
 /// Prints events from NATS until the connection closes for good.

@@ -53,6 +53,8 @@ pub enum WatchItem {
 pub struct WatchStream {
     reader: BufReader<Box<dyn Read + Send>>,
     line: String,
+    /// The `id:` of the last item read, if it had one.
+    last_id: Option<u64>,
 }
 
 impl std::fmt::Debug for WatchStream {
@@ -67,13 +69,23 @@ impl WatchStream {
         Self {
             reader: BufReader::new(body),
             line: String::new(),
+            last_id: None,
         }
+    }
+
+    /// The `id:` of the item last returned, if it had one. The server gives
+    /// an event an id only when it is the last of its revision, so an event
+    /// without one is followed by more of the same revision; resuming from
+    /// the last id seen never skips part of a revision.
+    pub fn last_id(&self) -> Option<u64> {
+        self.last_id
     }
 
     /// Reads the next event block; `None` at the end of the stream.
     fn next_block(&mut self) -> io::Result<Option<(String, String)>> {
         let mut event = String::new();
         let mut data = String::new();
+        self.last_id = None;
         loop {
             self.line.clear();
             if self.reader.read_line(&mut self.line)? == 0 {
@@ -85,6 +97,7 @@ impl WatchStream {
                     return Ok(Some((event, data)));
                 }
                 event.clear();
+                self.last_id = None;
                 continue;
             }
             let (field, value) = line.split_once(':').unwrap_or((line, ""));
@@ -97,7 +110,8 @@ impl WatchStream {
                     }
                     data.push_str(value);
                 }
-                // `id`, `retry` and comments carry nothing the data lacks.
+                "id" => self.last_id = value.trim().parse().ok(),
+                // `retry` and comments carry nothing the data lacks.
                 _ => {}
             }
         }
@@ -137,9 +151,14 @@ mod tests {
         let text = "retry: 1000\nid: 0\nevent: progress\ndata: {\"rev\":0}\n\n\
                     : a comment\nid: 1\nevent: set\ndata: {\"rev\":1,\"op\":\"set\",\"key\":\"k\",\"val\":\"v\"}\n\n\
                     event: cut\ndata: {\"resume_from_rev\":2,\"reason\":\"slow\"}\n\n";
-        let items: Vec<WatchItem> = WatchStream::new(Box::new(io::Cursor::new(text)))
-            .collect::<io::Result<_>>()
-            .expect("parses");
+        let mut stream = WatchStream::new(Box::new(io::Cursor::new(text)));
+        let mut items = Vec::new();
+        let mut ids = Vec::new();
+        while let Some(item) = stream.next() {
+            items.push(item.expect("parses"));
+            ids.push(stream.last_id());
+        }
+        assert_eq!(ids, vec![Some(0), Some(1), None]);
         assert_eq!(items.len(), 3);
         assert_eq!(items[0], WatchItem::Progress(0));
         let WatchItem::Event(event) = &items[1] else {

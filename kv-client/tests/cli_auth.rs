@@ -68,7 +68,7 @@ fn the_token_flag_and_environment_are_sent() {
         .output()
         .expect("run client");
     assert_exit(&get, 0);
-    assert_eq!(stdout(&get), "v\n");
+    assert_eq!(stdout(&get), "v");
     // The flag wins over the environment.
     let flag_wins = command(&host, &["--token", ROOT, "set", "k", "v2"])
         .env("KVSTORE_AUTH_TOKEN", READER)
@@ -135,7 +135,7 @@ fn https_with_the_cacert_works() {
     assert_eq!(stdout(&set), "OK\n");
     let get = client(&host, &["--host", &host, "--cacert", cacert, "get", "k"]);
     assert_exit(&get, 0);
-    assert_eq!(stdout(&get), "over tls\n");
+    assert_eq!(stdout(&get), "over tls");
     // By name, and with the CA from the environment.
     let by_name = command(
         &format!("https://localhost:{}", server.addr().port()),
@@ -145,7 +145,7 @@ fn https_with_the_cacert_works() {
     .output()
     .expect("run client");
     assert_exit(&by_name, 0);
-    assert_eq!(stdout(&by_name), "over tls\n");
+    assert_eq!(stdout(&by_name), "over tls");
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn a_set_bench_writes_every_key_and_a_get_bench_reads_them() {
         let got = client(&host, &["get", &key_name(i)]);
         assert_exit(&got, 0);
         let expected = String::from_utf8(value_for(i, 40)).expect("ASCII");
-        assert_eq!(stdout(&got), format!("{expected}\n"));
+        assert_eq!(stdout(&got), expected);
     }
 
     let (report, _) = bench(

@@ -82,7 +82,7 @@ fn put_get_meta_get_rev_and_del() {
     assert_eq!(stdout(&out), "2\n");
     // The seed's `get` sees the value written by `put`.
     let out = client(&host, &["get", "greeting"]);
-    assert_eq!(stdout(&out), "hello again\n");
+    assert_eq!(stdout(&out), "hello again");
 
     let out = client(&host, &["del", "greeting"]);
     assert_exit(&out, 0);
@@ -256,7 +256,7 @@ fn keys_with_reserved_and_multibyte_characters() {
             (&json!(key), &json!(value))
         );
         let out = client(&host, &["get", key]);
-        assert_eq!(stdout(&out), format!("{value}\n"), "seed get {key:?}");
+        assert_eq!(stdout(&out), value, "seed get {key:?}");
     }
     // "a b" and "a+b" are different keys.
     assert_exit(&client(&host, &["get", "a b", "--meta"]), 1);

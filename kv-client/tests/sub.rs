@@ -301,3 +301,142 @@ fn sub_from_nats() {
     assert_eq!(sub.next_line("the set"), "Set: {key: k1, val: v1}");
     assert_eq!(sub.next_line("the rm"), "Remove: {key: k1}");
 }
+
+/// The bytes of a value field of a JSON answer or event, decoding base64
+/// when its `encoding` field says so.
+fn value_bytes(body: &Value, field: &str, encoding: &str) -> Vec<u8> {
+    let text = body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {body}"));
+    kv_core::value_text::from_text(text, body[encoding].as_str()).expect("a valid value")
+}
+
+/// Runs `client ARGS` with `input` on stdin and checks it succeeded.
+fn client_with_stdin(host: &str, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
+        .args(args)
+        .env_clear()
+        .env("KVSTORE_SERVER_HOST", host)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run client");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
+    let output = child.wait_with_output().expect("client output");
+    assert!(output.status.success(), "client {args:?}: {output:?}");
+    output
+}
+
+/// A value holding every byte value keeps its exact bytes on every surface:
+/// put and get, the basic `/get`, `/set` and `/rm` answers, the watch stream
+/// (`val` and `prev`), NATS, `client sub`, export and import, backup and
+/// restore. (Before, the basic routes and the feed replaced invalid UTF-8
+/// with U+FFFD and `client get` added a newline.)
+#[test]
+fn binary_values_round_trip_through_every_surface() {
+    let all: Vec<u8> = (0..=255).collect();
+    let nats = NatsServer::start();
+    let nats_args = nats
+        .as_ref()
+        .map(|n| vec!["--nats-url".to_owned(), n.url()]);
+    let args: Vec<&str> = nats_args.iter().flatten().map(String::as_str).collect();
+    let origin = server(&args);
+    let host = origin.base_url();
+    let api = api(&origin);
+    let from_server = Sub::start(&host, &["--json", "sub", "--prefix", "bin/blob"]);
+    let from_nats = nats.as_ref().map(|n| {
+        Sub::start(
+            &host,
+            &["--json", "sub", "--nats", &n.url(), "--prefix", "bin/blob"],
+        )
+    });
+    let subs: Vec<&Sub> = [Some(&from_server), from_nats.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    wait_until_subscribed(&subs, &api, "bin/blob-probe");
+    let watch_from = api.set("other/start", "text").expect("set").rev + 1;
+
+    // put, get, and the basic /get.
+    client_with_stdin(&host, &["put", "bin/blob"], &all);
+    let got = client(&host, &["get", "bin/blob"]);
+    assert_eq!(got.stdout, all, "client get writes the exact bytes");
+    let seed_get: Value = ureq::get(&format!("{host}/get?key=bin/blob"))
+        .call()
+        .expect("GET /get")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    assert_eq!(seed_get["encoding"], "base64", "{seed_get}");
+    assert_eq!(value_bytes(&seed_get, "inserted_val", "encoding"), all);
+
+    // /set and /rm give back the binary value they replaced or removed.
+    let set = client(&host, &["--json", "set", "bin/blob", "text"]);
+    let set: Value = serde_json::from_slice(&set.stdout).expect("JSON");
+    assert_eq!(value_bytes(&set, "ejected_val", "encoding"), all, "{set}");
+    client_with_stdin(&host, &["put", "bin/blob"], &all);
+    let rm = client(&host, &["--json", "rm", "bin/blob"]);
+    let rm: Value = serde_json::from_slice(&rm.stdout).expect("JSON");
+    assert_eq!(value_bytes(&rm, "ejected_val", "encoding"), all, "{rm}");
+    client_with_stdin(&host, &["put", "bin/blob"], &all);
+
+    // The feed: client sub from the server and from NATS.
+    for sub in &subs {
+        let line = sub.next_line("the first put");
+        let event: Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_eq!(value_bytes(&event, "val", "encoding"), all, "{line}");
+    }
+    // The watch stream's `prev` (the set replaced the binary value).
+    let params = kv_client::watch::WatchParams {
+        prefix: Some("bin/blob".into()),
+        prev: true,
+        ..Default::default()
+    };
+    let stream = api.watch(&params, Some(watch_from)).expect("watch");
+    let set_event = stream
+        .filter_map(|item| match item.expect("parses") {
+            kv_client::watch::WatchItem::Event(e) if e.op == "set" && e.prev.is_some() => Some(e),
+            _ => None,
+        })
+        .next()
+        .expect("the set's event");
+    let prev = serde_json::to_value(&set_event).expect("JSON");
+    assert_eq!(value_bytes(&prev, "prev", "prev_encoding"), all, "{prev}");
+
+    // Export and import.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let export = client(&host, &["export", "--prefix", "bin/blob"]);
+    let file = dir.path().join("kv.ndjson");
+    std::fs::write(&file, &export.stdout).expect("write the export");
+    api.rm("bin/blob").expect("rm");
+    client(&host, &["import", file.to_str().expect("UTF-8")]);
+    assert_eq!(
+        client(&host, &["get", "bin/blob"]).stdout,
+        all,
+        "after import"
+    );
+
+    // Backup and restore.
+    let backup = dir.path().join("kv.snap");
+    client(&host, &["backup", backup.to_str().expect("UTF-8")]);
+    let restored = dir.path().join("restored");
+    let status = Command::new(cargo_bin("server"))
+        .args(["restore", "--from"])
+        .arg(&backup)
+        .arg("--data-dir")
+        .arg(&restored)
+        .env_clear()
+        .output()
+        .expect("server restore");
+    assert!(status.status.success(), "{status:?}");
+    let copy = server(&["--data-dir", restored.to_str().expect("UTF-8")]);
+    assert_eq!(
+        client(&copy.base_url(), &["get", "bin/blob"]).stdout,
+        all,
+        "after restore"
+    );
+}

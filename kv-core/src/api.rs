@@ -88,8 +88,12 @@ pub fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
 pub struct SetResponse {
     /// Always `true`: the value was stored.
     pub inserted: bool,
-    /// The value it replaced, or `null` for a new key.
+    /// The value it replaced, or `null` for a new key: the text itself, or
+    /// base64 when `encoding` says so.
     pub ejected_val: Option<String>,
+    /// `base64` when the replaced value is not UTF-8; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// The revision the write was committed at.
     #[serde(default)]
     pub rev: u64,
@@ -109,8 +113,12 @@ pub struct GetQuery {
 pub struct GetResponse {
     /// Whether the key exists.
     pub found: bool,
-    /// Its value, or `null`.
+    /// Its value, or `null`: the text itself, or base64 when `encoding`
+    /// says so.
     pub inserted_val: Option<String>,
+    /// `base64` when the value is not UTF-8; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// The revision of the key's last write, when found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mod_rev: Option<u64>,
@@ -133,8 +141,12 @@ pub struct RmResponse {
     pub found: bool,
     /// Whether it was removed (the same as `found`).
     pub removed: bool,
-    /// The removed value, or `null`.
+    /// The removed value, or `null`: the text itself, or base64 when
+    /// `encoding` says so.
     pub ejected_val: Option<String>,
+    /// `base64` when the removed value is not UTF-8; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// The revision of the removal; the store revision when nothing was removed.
     #[serde(default)]
     pub rev: u64,
@@ -181,13 +193,34 @@ pub struct WatchEvent {
     pub op: String,
     /// The key.
     pub key: String,
-    /// The new value, for `set`.
+    /// The new value, for `set`: the text itself, or base64 when
+    /// `encoding` says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val: Option<String>,
+    /// `base64` when `val` is not UTF-8; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// The value before the change, when asked for (`prev=true`) and the
-    /// key existed.
+    /// key existed: the text itself, or base64 when `prev_encoding` says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<String>,
+    /// `base64` when `prev` is not UTF-8; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_encoding: Option<String>,
+}
+
+impl WatchEvent {
+    /// The new value's bytes, for `set`.
+    ///
+    /// # Errors
+    ///
+    /// An unknown encoding or invalid base64.
+    pub fn val_bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        self.val
+            .as_deref()
+            .map(|v| crate::value_text::from_text(v, self.encoding.as_deref()))
+            .transpose()
+    }
 }
 
 /// The `progress` event of the watch stream: everything up to `rev` that
@@ -284,29 +317,20 @@ impl KvEntry {
         }
     }
 
-    /// The entry for `value`, choosing the encoding.
+    /// `(text, encoding)` for `value`: `utf8` when it is UTF-8, else
+    /// base64 and `base64`.
     pub fn encode_value(value: &[u8]) -> (String, String) {
-        use base64::Engine as _;
-        match std::str::from_utf8(value) {
-            Ok(text) => (text.to_owned(), "utf8".to_owned()),
-            Err(_) => (
-                base64::engine::general_purpose::STANDARD.encode(value),
-                "base64".to_owned(),
-            ),
-        }
+        let (text, encoding) = crate::value_text::to_text(value);
+        (
+            text,
+            encoding.unwrap_or_else(|| crate::value_text::UTF8.to_owned()),
+        )
     }
 
     /// The value's bytes, decoding base64 when needed; `None` if the
     /// encoding is unknown or the base64 is invalid.
     pub fn value_bytes(&self) -> Option<Vec<u8>> {
-        use base64::Engine as _;
-        match self.encoding.as_str() {
-            "utf8" => Some(self.value.clone().into_bytes()),
-            "base64" => base64::engine::general_purpose::STANDARD
-                .decode(&self.value)
-                .ok(),
-            _ => None,
-        }
+        crate::value_text::from_text(&self.value, Some(&self.encoding)).ok()
     }
 }
 
@@ -527,6 +551,7 @@ mod tests {
         let set = SetResponse {
             inserted: true,
             ejected_val: None,
+            encoding: None,
             rev: 7,
         };
         assert_eq!(
@@ -536,6 +561,7 @@ mod tests {
         let get = GetResponse {
             found: false,
             inserted_val: None,
+            encoding: None,
             mod_rev: None,
         };
         assert_eq!(

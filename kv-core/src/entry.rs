@@ -174,14 +174,6 @@ impl Entry {
         self.expires_at().is_some_and(|at| at <= now)
     }
 
-    /// The value as text, replacing any invalid UTF-8 with U+FFFD.
-    ///
-    /// The JSON API carries strings; values written through it are always
-    /// valid UTF-8, so nothing is replaced for them.
-    pub fn value_lossy(&self) -> String {
-        String::from_utf8_lossy(self.value()).into_owned()
-    }
-
     /// Bytes of key and value, as the store's `live_bytes` counts them.
     pub fn size(&self) -> usize {
         let parts = self.parts();

@@ -16,6 +16,7 @@
 //! - [`listing`]: [`Store::list`], ordered pages of keys with a cursor.
 //! - [`limits`]: key and value size limits and their validation.
 //! - [`api`]: the HTTP/JSON wire types, shared by the server and the client.
+//! - [`value_text`]: values in JSON, as text or base64 with an `encoding`.
 //! - [`codec`]: the log and snapshot formats, as pure functions on bytes.
 //! - [`address`]: parsing of server addresses such as `http://127.0.0.1:8000`.
 //! - [`error`]: the crate's error type.
@@ -31,6 +32,7 @@ pub mod limits;
 pub mod listing;
 pub mod store;
 pub mod txn;
+pub mod value_text;
 
 pub use command::{Change, ChangeKind, Command, Outcome};
 pub use entry::{Entry, Meta};

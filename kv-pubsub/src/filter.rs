@@ -38,12 +38,15 @@ mod tests {
             Op::Rm => (ChangeKind::Remove, Some(entry)),
             Op::Expire => (ChangeKind::Expire, Some(entry)),
         };
-        Event::from_change(&Change {
-            rev: 1,
-            key: Arc::from(key),
-            kind,
-            prev,
-        })
+        Event::from_change(
+            &Change {
+                rev: 1,
+                key: Arc::from(key),
+                kind,
+                prev,
+            },
+            true,
+        )
     }
 
     #[test]

@@ -3,18 +3,19 @@
 //!
 //! The writer appends a batch under one short lock and wakes readers; it
 //! never waits for them and its cost does not depend on how many there are.
-//! Each reader keeps its own position (a [`Cursor`]) and copies events out
-//! under the same lock. A reader whose position falls out of the ring gets
-//! an error naming the revision to resume from; so does a *live* reader
-//! (one that has caught up with the newest revision at least once) that then
-//! falls more than its `max_lag` behind: its bounded buffer overflowed. A
-//! reader catching up from history is not cut for being behind, only if it
-//! is so slow that the ring overtakes it (as etcd serves unsynced watchers).
+//! Each reader keeps its own position (a [`Cursor`]) and copies event
+//! pointers out under the same lock. A reader whose position falls out of
+//! the ring gets an error naming the revision it asked for; the ring's own
+//! memory is bounded by [`RingLimits`], counting each event's keys and
+//! values and the encoded frames readers made of it. How far behind a
+//! reader may fall in memory of its own is the reader's business (the
+//! server's watch streams have byte budgets).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::Bytes;
 use kv_core::Change;
 use tokio::sync::watch;
 
@@ -81,6 +82,16 @@ impl Ring {
     fn is_gone(&self, rev: u64) -> bool {
         rev < self.oldest_rev() && rev <= self.last_rev
     }
+
+    /// Drops the oldest events until the ring is within `limits`.
+    fn trim(&mut self, limits: RingLimits) {
+        while self.events.len() > limits.max_events || self.bytes > limits.max_bytes {
+            let Some(old) = self.events.pop_front() else {
+                break;
+            };
+            self.bytes -= old.size() + old.evict();
+        }
+    }
 }
 
 impl Hub {
@@ -122,7 +133,11 @@ impl Feed for Hub {
         // Built before taking the lock, so readers wait only for the pushes.
         let events: Vec<Arc<Event>> = changes
             .iter()
-            .map(|c| Arc::new(Event::from_change(c)))
+            .enumerate()
+            .map(|(i, c)| {
+                let closes_rev = changes.get(i + 1).is_none_or(|next| next.rev != c.rev);
+                Arc::new(Event::from_change(c, closes_rev))
+            })
             .collect();
         {
             let mut ring = self.ring();
@@ -131,18 +146,13 @@ impl Feed for Hub {
                 ring.events.push_back(event);
             }
             ring.last_rev = last.rev;
-            while ring.events.len() > limits.max_events || ring.bytes > limits.max_bytes {
-                let Some(old) = ring.events.pop_front() else {
-                    break;
-                };
-                ring.bytes -= old.size();
-            }
+            ring.trim(limits);
         }
         self.inner.wake.notify_all();
         self.inner.notify.send_replace(last.rev);
     }
 
-    fn subscribe(&self, from: Option<u64>, max_lag: Option<u64>) -> Result<Cursor> {
+    fn subscribe(&self, from: Option<u64>) -> Result<Cursor> {
         let ring = self.ring();
         let next = from.unwrap_or(ring.last_rev + 1).max(1);
         if ring.is_gone(next) {
@@ -151,13 +161,16 @@ impl Feed for Hub {
                 oldest: ring.oldest_rev(),
             });
         }
-        let live = next > ring.last_rev;
+        if next > ring.last_rev + 1 {
+            return Err(FeedError::Future {
+                requested: next,
+                next: ring.last_rev + 1,
+            });
+        }
         drop(ring);
         Ok(Cursor {
             inner: Arc::clone(&self.inner),
             next,
-            max_lag,
-            live,
             notify: self.inner.notify.subscribe(),
         })
     }
@@ -183,10 +196,6 @@ pub struct Cursor {
     inner: Arc<Inner>,
     /// The next revision to read.
     next: u64,
-    max_lag: Option<u64>,
-    /// Whether it has caught up with the newest revision at least once;
-    /// only then does `max_lag` apply.
-    live: bool,
     notify: watch::Receiver<u64>,
 }
 
@@ -215,15 +224,20 @@ impl Cursor {
         Ok(())
     }
 
-    /// Appends to `out` the events from the cursor on, at most about `max`
-    /// (a revision's events are never split), and advances past them. Adds
-    /// nothing when the cursor is up to date.
+    /// Appends to `out` the events from the cursor on, at most about
+    /// `max_events` and `max_bytes` (as [`Event::size`] counts them; at
+    /// least one event, and a revision's events are never split), and
+    /// advances past them. Adds nothing when the cursor is up to date.
     ///
     /// # Errors
     ///
-    /// [`FeedError::Gone`] if the cursor fell out of the ring;
-    /// [`FeedError::Lagged`] if, once live, it is more than `max_lag` behind.
-    pub fn read(&mut self, max: usize, out: &mut Vec<Arc<Event>>) -> Result<()> {
+    /// [`FeedError::Gone`] if the cursor fell out of the ring.
+    pub fn read(
+        &mut self,
+        max_events: usize,
+        max_bytes: usize,
+        out: &mut Vec<Arc<Event>>,
+    ) -> Result<()> {
         let ring = lock(&self.inner.ring);
         if ring.is_gone(self.next) {
             return Err(FeedError::Gone {
@@ -231,25 +245,39 @@ impl Cursor {
                 oldest: ring.oldest_rev(),
             });
         }
-        let lag = (ring.last_rev + 1).saturating_sub(self.next);
-        if let Some(max_lag) = self.max_lag.filter(|_| self.live) {
-            if lag > max_lag {
-                return Err(FeedError::Lagged {
-                    resume_from: self.next,
-                    lag,
-                });
-            }
-        }
         let start = ring.events.partition_point(|e| e.rev < self.next);
+        let mut bytes = 0usize;
         for (taken, event) in ring.events.range(start..).enumerate() {
-            if taken >= max && event.rev != self.next - 1 {
+            let full = taken >= max_events || (taken > 0 && bytes >= max_bytes);
+            if full && event.rev != self.next - 1 {
                 break;
             }
+            bytes = bytes.saturating_add(event.size());
             self.next = event.rev + 1;
             out.push(Arc::clone(event));
         }
-        self.live |= self.next > ring.last_rev;
         Ok(())
+    }
+
+    /// The Server-Sent Events frame of `event` (read from this cursor's
+    /// hub), encoded once for every reader; the first encoding is counted
+    /// in the ring's bytes while the event is in it.
+    pub fn frame(&self, event: &Event, with_prev: bool) -> Bytes {
+        let (frame, fresh) = event.frame(with_prev);
+        if fresh {
+            let mut ring = lock(&self.inner.ring);
+            if event.account(frame.len()) {
+                ring.bytes += frame.len();
+            }
+        }
+        frame
+    }
+
+    /// The JSON of `event` without `prev` (as NATS carries it): a slice of
+    /// its frame, counted as [`frame`](Self::frame) is.
+    pub fn json(&self, event: &Event) -> Bytes {
+        self.frame(event, false);
+        event.json(false)
     }
 
     /// Waits (async) until there is something to read from the cursor's
@@ -296,25 +324,33 @@ mod tests {
 
     fn revs(cursor: &mut Cursor, max: usize) -> Result<Vec<u64>> {
         let mut out = Vec::new();
-        cursor.read(max, &mut out)?;
+        cursor.read(max, usize::MAX, &mut out)?;
         Ok(out.iter().map(|e| e.rev).collect())
     }
 
     #[test]
     fn cursors_read_forward_from_where_they_start() {
         let hub = Hub::new(RingLimits::default(), 10);
-        let mut live = hub.subscribe(None, None).expect("live");
+        let mut live = hub.subscribe(None).expect("live");
         assert_eq!(live.next_rev(), 11);
         hub.publish(&changes(11..=15));
         assert_eq!(revs(&mut live, 3).expect("read"), vec![11, 12, 13]);
         assert_eq!(revs(&mut live, 10).expect("read"), vec![14, 15]);
         assert!(revs(&mut live, 10).expect("read").is_empty());
-        let mut from_13 = hub.subscribe(Some(13), None).expect("from 13");
+        let mut from_13 = hub.subscribe(Some(13)).expect("from 13");
         assert_eq!(revs(&mut from_13, 10).expect("read"), vec![13, 14, 15]);
-        assert!(
-            hub.subscribe(Some(99), None).is_ok(),
-            "a future revision waits"
-        );
+        assert!(hub.subscribe(Some(16)).is_ok(), "the next revision");
+        assert!(matches!(
+            hub.subscribe(Some(17)),
+            Err(FeedError::Future {
+                requested: 17,
+                next: 16
+            })
+        ));
+        assert!(matches!(
+            hub.subscribe(Some(u64::MAX)),
+            Err(FeedError::Future { .. })
+        ));
     }
 
     #[test]
@@ -324,9 +360,9 @@ mod tests {
             max_bytes: usize::MAX,
         };
         let hub = Hub::new(limits, 0);
-        let mut slow = hub.subscribe(Some(1), None).expect("from 1");
+        let mut slow = hub.subscribe(Some(1)).expect("from 1");
         hub.publish(&changes(1..=5));
-        match hub.subscribe(Some(2), None) {
+        match hub.subscribe(Some(2)) {
             Err(FeedError::Gone {
                 requested: 2,
                 oldest: 3,
@@ -345,36 +381,52 @@ mod tests {
         // store's revision is gone.
         let fresh = Hub::new(RingLimits::default(), 5);
         assert!(matches!(
-            fresh.subscribe(Some(5), None),
+            fresh.subscribe(Some(5)),
             Err(FeedError::Gone { oldest: 6, .. })
         ));
     }
 
     #[test]
-    fn a_reader_too_far_behind_is_cut_off_with_its_resume_point() {
+    fn reads_stop_at_the_byte_limit_but_never_split_a_revision() {
         let hub = Hub::new(RingLimits::default(), 0);
-        let mut reader = hub.subscribe(Some(1), Some(4)).expect("subscribe");
-        hub.publish(&changes(1..=3));
-        assert_eq!(revs(&mut reader, 1).expect("read"), vec![1]);
-        hub.publish(&changes(4..=6));
-        match revs(&mut reader, 10) {
-            Err(FeedError::Lagged {
-                resume_from: 2,
-                lag: 5,
-            }) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-        // Its resume point is still in the ring, and a reader catching up
-        // from there is not cut for being behind, however far.
-        let mut resumed = hub.subscribe(Some(2), Some(1)).expect("resume");
-        assert_eq!(revs(&mut resumed, 2).expect("read"), vec![2, 3]);
-        assert_eq!(revs(&mut resumed, 10).expect("read"), vec![4, 5, 6]);
-        // Caught up, it is live: now the limit applies.
-        hub.publish(&changes(7..=9));
-        assert!(matches!(
-            revs(&mut resumed, 10),
-            Err(FeedError::Lagged { resume_from: 7, .. })
-        ));
+        let mut cursor = hub.subscribe(None).expect("subscribe");
+        let mut batch = changes(1..=4);
+        // Revision 2 changes two keys.
+        batch[2].rev = 2;
+        batch[3].rev = 3;
+        hub.publish(&batch);
+        let mut out = Vec::new();
+        cursor.read(100, 1, &mut out).expect("read");
+        assert_eq!(out.iter().map(|e| e.rev).collect::<Vec<_>>(), vec![1]);
+        out.clear();
+        cursor.read(1, usize::MAX, &mut out).expect("read");
+        assert_eq!(out.iter().map(|e| e.rev).collect::<Vec<_>>(), vec![2, 2]);
+        assert!(!out[0].closes_rev && out[1].closes_rev);
+    }
+
+    #[test]
+    fn encoded_frames_count_in_the_ring_until_they_leave_it() {
+        let limits = RingLimits {
+            max_events: 2,
+            max_bytes: usize::MAX,
+        };
+        let hub = Hub::new(limits, 0);
+        let mut cursor = hub.subscribe(None).expect("subscribe");
+        hub.publish(&changes(1..=2));
+        let raw = hub.ring().bytes;
+        let mut out = Vec::new();
+        cursor.read(10, usize::MAX, &mut out).expect("read");
+        let frame = cursor.frame(&out[0], false);
+        assert_eq!(hub.ring().bytes, raw + frame.len());
+        // Encoding again costs nothing more.
+        cursor.frame(&out[0], false);
+        assert_eq!(hub.ring().bytes, raw + frame.len());
+        // Once both have left, the ring counts nothing, even if a reader
+        // still holding the first encodes its other form.
+        hub.publish(&changes(3..=4));
+        cursor.frame(&out[0], true);
+        let now: usize = hub.ring().events.iter().map(|e| e.size()).sum();
+        assert_eq!(hub.ring().bytes, now);
     }
 
     #[test]
@@ -391,7 +443,7 @@ mod tests {
     #[test]
     fn blocking_readers_wake_on_publish() {
         let hub = Hub::new(RingLimits::default(), 0);
-        let cursor = hub.subscribe(None, None).expect("subscribe");
+        let cursor = hub.subscribe(None).expect("subscribe");
         assert!(!cursor.wait(Duration::from_millis(1)));
         let publisher = hub.clone();
         let thread = std::thread::spawn(move || publisher.publish(&changes(1..=1)));

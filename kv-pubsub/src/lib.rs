@@ -44,13 +44,14 @@ pub trait Feed: Send + Sync + std::fmt::Debug {
     fn publish(&self, changes: &[Change]);
 
     /// A cursor that reads from revision `from` on (inclusive), or from the
-    /// next revision when `None`. `max_lag` cuts a reader off once it is
-    /// that many revisions behind.
+    /// next revision when `None`.
     ///
     /// # Errors
     ///
-    /// [`FeedError::Gone`] when `from` is older than the oldest event kept.
-    fn subscribe(&self, from: Option<u64>, max_lag: Option<u64>) -> Result<Cursor>;
+    /// [`FeedError::Gone`] when `from` is older than the oldest event kept;
+    /// [`FeedError::Future`] when it is past the next revision (a cursor
+    /// never claims a revision that does not exist).
+    fn subscribe(&self, from: Option<u64>) -> Result<Cursor>;
 
     /// Statistics for health and metrics.
     fn stats(&self) -> FeedStats;

@@ -113,7 +113,7 @@ impl NatsFeed {
     /// is retried in the background.
     pub fn start(hub: Hub, config: NatsConfig) -> Result<Self> {
         let shared = Arc::new(Shared::default());
-        let cursor = hub.subscribe(None, None)?;
+        let cursor = hub.subscribe(None)?;
         let worker = Arc::clone(&shared);
         let (done, finished) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -139,8 +139,8 @@ impl Feed for NatsFeed {
         self.hub.publish(changes);
     }
 
-    fn subscribe(&self, from: Option<u64>, max_lag: Option<u64>) -> Result<Cursor> {
-        self.hub.subscribe(from, max_lag)
+    fn subscribe(&self, from: Option<u64>) -> Result<Cursor> {
+        self.hub.subscribe(from)
     }
 
     fn stats(&self) -> FeedStats {
@@ -228,7 +228,7 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
     let mut events = Vec::with_capacity(PUBLISH_BATCH);
     loop {
         events.clear();
-        match cursor.read(PUBLISH_BATCH, &mut events) {
+        match cursor.read(PUBLISH_BATCH, usize::MAX, &mut events) {
             Ok(()) => {}
             Err(FeedError::Gone { requested, oldest }) => {
                 let skipped = oldest - requested;
@@ -273,7 +273,7 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
         let epoch = shared.connection_changes.load(Ordering::Acquire);
         let sent = events
             .iter()
-            .try_for_each(|event| send(&conn, &config, event));
+            .try_for_each(|event| send(&conn, &config, &cursor, event));
         let confirmed_by_flush = sent
             .and_then(|()| conn.flush_timeout(FLUSH_TIMEOUT))
             .and_then(|()| {
@@ -314,14 +314,19 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
     let _ = conn.flush_timeout(FLUSH_TIMEOUT);
 }
 
-fn send(conn: &nats::Connection, config: &NatsConfig, event: &Event) -> std::io::Result<()> {
+fn send(
+    conn: &nats::Connection,
+    config: &NatsConfig,
+    cursor: &Cursor,
+    event: &Event,
+) -> std::io::Result<()> {
     let mut headers = nats::header::HeaderMap::new();
     headers.insert(MSG_ID_HEADER, event.rev.to_string());
     conn.publish_with_reply_or_headers(
         &config.subject(event.op.as_str()),
         None,
         Some(&headers),
-        event.json(false),
+        cursor.json(event),
     )
 }
 

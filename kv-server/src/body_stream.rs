@@ -1,6 +1,6 @@
-//! A streamed response body fed through a bounded channel, by a blocking
-//! thread (a backup) or an async task (a watch), so a large download never
-//! sits whole in memory and a slow client slows only its own producer.
+//! A streamed response body fed through a bounded channel by a blocking
+//! thread (a backup), so a large download never sits whole in memory and a
+//! slow client slows only its own producer.
 
 use std::io;
 use std::pin::Pin;
@@ -29,12 +29,6 @@ pub struct BodyStream {
 pub fn body_channel() -> (BodyWriter, BodyStream) {
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     (BodyWriter { chunks: tx }, BodyStream { chunks: rx })
-}
-
-/// A stream fed by an async task through `sender`.
-pub fn async_body_channel() -> (mpsc::Sender<io::Result<Bytes>>, BodyStream) {
-    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-    (tx, BodyStream { chunks: rx })
 }
 
 impl BodyWriter {

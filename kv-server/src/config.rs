@@ -34,8 +34,12 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_COMPACT_MIN_BYTES: u64 = 64 * 1024 * 1024;
 /// Default ratio of log size to live data that triggers compaction.
 pub const DEFAULT_COMPACT_RATIO: f64 = 2.0;
-/// Default lag, in revisions, at which a watcher is cut off.
-pub const DEFAULT_WATCH_BUFFER: u64 = 10_000;
+/// Default most events waiting to be sent to one watcher.
+pub const DEFAULT_WATCH_BUFFER: usize = 10_000;
+/// Default most bytes waiting to be sent to one watcher.
+pub const DEFAULT_WATCH_BUFFER_BYTES: usize = 1024 * 1024;
+/// Default most bytes waiting to be sent to all watchers together.
+pub const DEFAULT_WATCH_TOTAL_BUFFER_BYTES: usize = 128 * 1024 * 1024;
 /// Default milliseconds between progress events on an idle watch.
 pub const DEFAULT_WATCH_HEARTBEAT_MS: u64 = 5000;
 /// Default most bytes of keys and values in one listing page.
@@ -139,10 +143,26 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_FEED_RING_BYTES", default_value = "67108864")]
     pub feed_ring_bytes: usize,
 
-    /// A watcher this many revisions behind is cut off (told where to
-    /// resume). Keep it below --feed-ring-events so it can resume.
+    /// Most events waiting to be sent to one watcher; a watcher whose
+    /// buffer is full and that reads nothing for a second is cut off (told
+    /// where to resume).
     #[structopt(long, env = "KVSTORE_WATCH_BUFFER", default_value = "10000")]
-    pub watch_buffer: u64,
+    pub watch_buffer: usize,
+
+    /// Most bytes waiting to be sent to one watcher (its events share the
+    /// feed's encoded bytes); a watcher whose buffer is full and that reads
+    /// nothing for a second is cut off (told where to resume).
+    #[structopt(long, env = "KVSTORE_WATCH_BUFFER_BYTES", default_value = "1048576")]
+    pub watch_buffer_bytes: usize,
+
+    /// Most bytes waiting to be sent to all watchers together; a watcher
+    /// that would go over while it has bytes waiting is cut off.
+    #[structopt(
+        long,
+        env = "KVSTORE_WATCH_TOTAL_BUFFER_BYTES",
+        default_value = "134217728"
+    )]
+    pub watch_total_buffer_bytes: usize,
 
     /// Milliseconds between progress events on an idle watch stream.
     #[structopt(long, env = "KVSTORE_WATCH_HEARTBEAT_MS", default_value = "5000")]
@@ -280,6 +300,8 @@ impl Default for Config {
             feed_ring_events: DEFAULT_RING_EVENTS,
             feed_ring_bytes: DEFAULT_RING_BYTES,
             watch_buffer: DEFAULT_WATCH_BUFFER,
+            watch_buffer_bytes: DEFAULT_WATCH_BUFFER_BYTES,
+            watch_total_buffer_bytes: DEFAULT_WATCH_TOTAL_BUFFER_BYTES,
             watch_heartbeat_ms: DEFAULT_WATCH_HEARTBEAT_MS,
             nats_url: None,
             nats_subject_prefix: String::new(),
@@ -502,6 +524,11 @@ mod tests {
         assert_eq!(defaults.compact_ratio, constants.compact_ratio);
         assert_eq!(defaults.ring_limits(), constants.ring_limits());
         assert_eq!(defaults.watch_buffer, constants.watch_buffer);
+        assert_eq!(defaults.watch_buffer_bytes, constants.watch_buffer_bytes);
+        assert_eq!(
+            defaults.watch_total_buffer_bytes,
+            constants.watch_total_buffer_bytes
+        );
         assert_eq!(defaults.watch_heartbeat_ms, constants.watch_heartbeat_ms);
         assert_eq!(defaults.list_max_bytes, constants.list_max_bytes);
         assert_eq!(defaults.max_txn_ops, constants.max_txn_ops);

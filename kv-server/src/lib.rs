@@ -27,6 +27,8 @@
 //! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
 //! - [`txn_routes`]: `POST /v1/txn`, transactions.
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
+//! - [`watch_outbox`]: what waits to be sent to one watcher, within byte
+//!   budgets.
 //! - [`body_stream`]: streamed response bodies fed by a blocking thread.
 //! - [`auth`]: bearer tokens and their rights on key prefixes.
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
@@ -56,6 +58,7 @@ pub mod storage;
 pub mod tls;
 pub mod txn_routes;
 pub mod watch;
+pub mod watch_outbox;
 
 pub use commit_log::CommitLog;
 pub use config::Config;

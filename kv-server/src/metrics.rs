@@ -7,7 +7,7 @@
 //! read from the live state at each scrape by a collector, so it costs
 //! nothing between scrapes.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -29,18 +29,10 @@ use crate::error::ServerError;
 use crate::request_stats::{method_index, route_index, RequestStats, RequestStatsCollector};
 use crate::startup::Shared;
 use crate::storage::StorageStatus;
+use crate::watch_outbox::WatchCounters;
 
 /// The media type of the OpenMetrics text format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Counters the watch streams update.
-#[derive(Debug, Default)]
-pub struct WatchCounters {
-    /// Streams open now.
-    pub open: AtomicUsize,
-    /// Streams ended because their watcher fell too far behind.
-    pub cut: AtomicU64,
-}
 
 /// The server's metrics registry.
 #[derive(Debug)]
@@ -229,6 +221,12 @@ impl LiveState {
             "watchers_cut",
             "Watch streams ended because the watcher fell too far behind",
             self.watch.cut.load(Ordering::Relaxed),
+        )?;
+        gauge(
+            e,
+            "watch_buffered_bytes",
+            "Bytes waiting in the watch streams' buffers",
+            int(self.watch.buffered.load(Ordering::Relaxed) as u64),
         )?;
         gauge(
             e,

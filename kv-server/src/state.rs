@@ -12,6 +12,7 @@ use kv_core::command::Condition;
 use kv_core::entry::now_ms;
 use kv_core::listing::{ListPage, ListQuery};
 use kv_core::txn::{Txn, TxnResult};
+use kv_core::value_text::to_text;
 use kv_core::{Command, Entry, Outcome, Store};
 use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
 use log::{info, warn};
@@ -21,10 +22,11 @@ use crate::commit_log::{CommitLog, MemoryOnly};
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::expiry::{ExpiryQueue, ExpiryScheduler};
-use crate::metrics::{LiveState, WatchCounters};
+use crate::metrics::LiveState;
 use crate::pipeline::{CommitPipeline, Downstream};
 use crate::storage::backup::{copy_consistent, encode_backup};
 use crate::storage::{DataDir, DurableLog, StorageError, StorageStatus};
+use crate::watch_outbox::{outbox, Outbox, OutboxStream, WatchBudget, WatchCounters};
 
 /// The store's read handle, the writer's queue, the storage status and the
 /// change feed. Built once per server and shared by all workers.
@@ -38,7 +40,7 @@ pub struct AppState {
     watch: WatchSettings,
     list_max_bytes: usize,
     max_txn_ops: usize,
-    watchers: Arc<WatchCounters>,
+    watch_budget: Arc<WatchBudget>,
     max_watchers: usize,
     /// Turns `true` when the server starts shutting down; watch streams
     /// end on it so that they do not hold the shutdown up.
@@ -66,8 +68,6 @@ impl Drop for WatcherSlot {
 /// How watch streams behave.
 #[derive(Debug, Clone, Copy)]
 pub struct WatchSettings {
-    /// Revisions behind at which a watcher is cut off.
-    pub max_lag: u64,
     /// Time between progress events on an idle stream.
     pub heartbeat: Duration,
 }
@@ -112,7 +112,12 @@ impl AppState {
             (Box::new(log), status)
         };
         let feed = open_feed(config, store.revision())?;
-        let watchers = Arc::new(WatchCounters::default());
+        let watch_budget = Arc::new(WatchBudget {
+            per_watcher: config.watch_buffer_bytes,
+            per_watcher_events: config.watch_buffer,
+            total: config.watch_total_buffer_bytes,
+            counters: Arc::new(WatchCounters::default()),
+        });
         let expiry = Arc::new(ExpiryQueue::default());
         for (at, mod_rev, key) in writer.expiries() {
             expiry.add(at, mod_rev, key);
@@ -143,13 +148,12 @@ impl AppState {
             storage,
             feed,
             watch: WatchSettings {
-                max_lag: config.watch_buffer,
                 heartbeat: config.watch_heartbeat(),
             },
             stopping: tokio::sync::watch::Sender::new(false),
             list_max_bytes: config.list_max_bytes,
             max_txn_ops: config.max_txn_ops,
-            watchers,
+            watch_budget,
             max_watchers: config.max_watchers,
         })
     }
@@ -160,7 +164,7 @@ impl AppState {
             store: self.store.clone(),
             storage: Arc::clone(&self.storage),
             feed: Arc::clone(&self.feed),
-            watch: Arc::clone(&self.watchers),
+            watch: Arc::clone(&self.watch_budget.counters),
         }
     }
 
@@ -218,11 +222,15 @@ impl AppState {
             condition: Condition::Always,
         };
         match self.pipeline.submit(command).await? {
-            Outcome::Set { rev, prev } => Ok(SetResponse {
-                inserted: true,
-                ejected_val: prev.map(|e| e.value_lossy()),
-                rev,
-            }),
+            Outcome::Set { rev, prev } => {
+                let (ejected_val, encoding) = value_text(prev.as_ref());
+                Ok(SetResponse {
+                    inserted: true,
+                    ejected_val,
+                    encoding,
+                    rev,
+                })
+            }
             other => Err(mismatch(&other)),
         }
     }
@@ -234,10 +242,12 @@ impl AppState {
     /// Invalid key.
     pub fn get(&self, key: &str) -> Result<GetResponse, ServerError> {
         let entry = self.store.get(key)?;
+        let (inserted_val, encoding) = value_text(entry.as_ref());
         Ok(GetResponse {
             found: entry.is_some(),
             mod_rev: entry.as_ref().map(Entry::mod_rev),
-            inserted_val: entry.map(|e| e.value_lossy()),
+            inserted_val,
+            encoding,
         })
     }
 
@@ -369,12 +379,16 @@ impl AppState {
     /// Invalid key, or the removal could not be committed.
     pub async fn rm(&self, request: RmRequest) -> Result<RmResponse, ServerError> {
         match self.pipeline.submit(Command::rm(request.key)).await? {
-            Outcome::Rm { rev, removed } => Ok(RmResponse {
-                found: removed.is_some(),
-                removed: removed.is_some(),
-                ejected_val: removed.map(|e| e.value_lossy()),
-                rev,
-            }),
+            Outcome::Rm { rev, removed } => {
+                let (ejected_val, encoding) = value_text(removed.as_ref());
+                Ok(RmResponse {
+                    found: removed.is_some(),
+                    removed: removed.is_some(),
+                    ejected_val,
+                    encoding,
+                    rev,
+                })
+            }
             other => Err(mismatch(&other)),
         }
     }
@@ -407,39 +421,46 @@ impl AppState {
     }
 
     /// `GET /v1/watch`: a cursor on the feed from `from` (inclusive; the
-    /// next revision when `None`), how the stream should behave, and its
-    /// slot among the open watchers (hold it while the stream is open).
+    /// next revision when `None`), its outbox, how the stream should behave,
+    /// and its slot among the open watchers (hold it while the stream is
+    /// open); and the response body, fed by the outbox.
     ///
     /// # Errors
     ///
     /// [`ServerError::Gone`] when `from` is older than the feed keeps;
+    /// [`ServerError::BadRequest`] when it is past the next revision;
     /// [`ServerError::Unavailable`] when --max-watchers streams are open.
-    pub fn watch(&self, from: Option<u64>) -> Result<WatchStart, ServerError> {
-        let open = &self.watchers.open;
-        if open.fetch_add(1, Ordering::Relaxed) >= self.max_watchers {
-            open.fetch_sub(1, Ordering::Relaxed);
+    pub fn watch(&self, from: Option<u64>) -> Result<(WatchStart, OutboxStream), ServerError> {
+        let counters = &self.watch_budget.counters;
+        if counters.open.fetch_add(1, Ordering::Relaxed) >= self.max_watchers {
+            counters.open.fetch_sub(1, Ordering::Relaxed);
             return Err(ServerError::Unavailable(format!(
                 "too many watch streams: the limit is {} (--max-watchers)",
                 self.max_watchers
             )));
         }
-        let slot = WatcherSlot(Arc::clone(&self.watchers));
-        let cursor = self
-            .feed
-            .subscribe(from, Some(self.watch.max_lag))
-            .map_err(|e| match e {
-                FeedError::Gone { requested, oldest } => ServerError::Gone {
-                    requested,
-                    oldest_rev: oldest,
-                },
-                other => ServerError::Internal(other.to_string()),
-            })?;
-        Ok(WatchStart {
+        let slot = WatcherSlot(Arc::clone(counters));
+        let cursor = self.feed.subscribe(from).map_err(|e| match e {
+            FeedError::Gone { requested, oldest } => ServerError::Gone {
+                requested,
+                oldest_rev: oldest,
+            },
+            FeedError::Future { requested, next } => ServerError::BadRequest(format!(
+                "from_rev {requested} does not exist yet: the store is at revision {}; \
+                 watch from {next} or earlier",
+                next - 1
+            )),
+            other => ServerError::Internal(other.to_string()),
+        })?;
+        let (outbox, body) = outbox(Arc::clone(&self.watch_budget));
+        let start = WatchStart {
             cursor,
+            outbox,
             settings: self.watch,
             stopping: self.stopping.subscribe(),
             slot,
-        })
+        };
+        Ok((start, body))
     }
 
     /// Tells watch streams to end: the server is shutting down.
@@ -459,12 +480,21 @@ impl AppState {
 pub struct WatchStart {
     /// Its position in the feed.
     pub cursor: Cursor,
+    /// What waits to be sent to it.
+    pub outbox: Outbox,
     /// Heartbeat and lag limit.
     pub settings: WatchSettings,
     /// Turns `true` when the server shuts down.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Its place among the open watchers.
     pub slot: WatcherSlot,
+}
+
+/// The value of `entry` as the basic routes carry it: its text, or base64
+/// with `Some("base64")` when it is not UTF-8.
+fn value_text(entry: Option<&Entry>) -> (Option<String>, Option<String>) {
+    let (text, encoding) = entry.map(|e| to_text(e.value())).unzip();
+    (text, encoding.flatten())
 }
 
 fn mismatch(outcome: &Outcome) -> ServerError {

@@ -1,32 +1,35 @@
 //! `GET /v1/watch`: the change feed as Server-Sent Events.
 //!
-//! Each event is `id: <rev>`, `event: set|rm|expire`, `data: <JSON>`. An
+//! Each event is `id: <rev>`, `event: set|rm|expire`, `data: <JSON>` (when a
+//! revision changes several keys, only its last event carries `id:`, so a
+//! client resuming from `Last-Event-ID` never skips part of a revision). An
 //! idle stream gets a `progress` event (with an `id:`, so `Last-Event-ID`
-//! checkpoints it) every heartbeat. A watcher that falls too far behind gets
-//! a final `cut` event naming the revision to resume from, then the stream
-//! ends. Resume with `from_rev` or the standard `Last-Event-ID` header.
+//! checkpoints it) every heartbeat. What waits to be sent is bounded in
+//! bytes ([`crate::watch_outbox`]); a watcher that stops reading is cut: its
+//! last event is `cut`, naming the revision to resume from, and the stream
+//! ends. Resume with `from_rev` or the standard `Last-Event-ID` header; a
+//! revision past the store's next one is refused (400): a watch never
+//! claims a revision that does not exist.
 
-use std::fmt::Write;
-use std::io;
 use std::sync::Arc;
 
 use actix_web::rt::time::{interval_at, Instant};
 use actix_web::web::{Bytes, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use kv_core::api::{ErrorBody, WatchCut, WatchEvent, WatchProgress};
-use kv_pubsub::{Event, FeedError, Filter, Op};
+use kv_pubsub::{Cursor, Event, FeedError, Filter, Op};
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::auth::{Principal, Right};
-use crate::body_stream::async_body_channel;
 use crate::error::ServerError;
 use crate::startup::Ready;
 use crate::state::WatchStart;
+use crate::watch_outbox::{Outbox, Push, STALL_GRACE};
 
-/// Events taken from the feed per read.
-const READ_BATCH: usize = 256;
+/// Most events taken from the feed per read.
+const READ_BATCH: usize = 64;
 
 /// Query of `GET /v1/watch`.
 #[derive(Debug, Deserialize)]
@@ -81,16 +84,15 @@ pub async fn watch(
             id.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
+                .and_then(|rev| rev.checked_add(1))
                 .ok_or_else(|| {
                     ServerError::BadRequest("Last-Event-ID must be a revision number".into())
-                })?
-                + 1,
+                })?,
         ),
         None => query.from_rev,
     };
-    let start = state.watch(from)?;
-    let (sender, body) = async_body_channel();
-    actix_web::rt::spawn(pump(start, filter, query.prev, sender));
+    let (start, body) = state.watch(from)?;
+    actix_web::rt::spawn(pump(start, filter, query.prev));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
@@ -111,29 +113,22 @@ fn parse_ops(ops: Option<&str>) -> Result<Vec<Op>, ServerError> {
         .collect()
 }
 
-/// Feeds one watcher: reads its cursor, filters, encodes, sends. Ends when
-/// the client goes away, the watcher is cut off, or the server stops (the
-/// client then resumes elsewhere or after the restart with `Last-Event-ID`).
-async fn pump(
-    start: WatchStart,
-    filter: Filter,
-    with_prev: bool,
-    sender: mpsc::Sender<io::Result<Bytes>>,
-) {
+/// Feeds one watcher: reads its cursor, filters, queues each event's
+/// frame in its outbox. Ends when the client goes away, the watcher is cut
+/// off, or the server stops (the client then resumes elsewhere or after the
+/// restart with `Last-Event-ID`).
+async fn pump(start: WatchStart, filter: Filter, with_prev: bool) {
     // The slot is released when this function returns.
     let WatchStart {
         mut cursor,
+        outbox,
         settings,
         mut stopping,
         slot,
     } = start;
     let heartbeat = settings.heartbeat;
-    let send = |text: String| sender.send(Ok(Bytes::from(text)));
     // Tell the client how soon to reconnect, and show the stream is open.
-    if send(progress(cursor.next_rev() - 1, "retry: 1000\n"))
-        .await
-        .is_err()
-    {
+    if !outbox.push_control(progress(cursor.next_rev() - 1, "retry: 1000\n")) {
         return;
     }
     let mut tick = interval_at(Instant::now() + heartbeat, heartbeat);
@@ -141,26 +136,34 @@ async fn pump(
     let mut events: Vec<Arc<Event>> = Vec::with_capacity(READ_BATCH);
     loop {
         events.clear();
-        if let Err(e) = cursor.read(READ_BATCH, &mut events) {
+        if let Err(e) = cursor.read(READ_BATCH, outbox.room(), &mut events) {
             slot.record_cut();
-            let _ = send(cut(&e)).await;
+            outbox.finish(false, cursor.next_rev(), |_| out_of_memory(&e));
             return;
         }
         if !events.is_empty() {
-            let text = encode(&events, &filter, with_prev);
-            if !text.is_empty() && send(text).await.is_err() {
-                return;
+            for event in events.iter().filter(|e| filter.matches(e)) {
+                match deliver(&outbox, &cursor, event, with_prev, &mut stopping).await {
+                    Delivered::Yes => {}
+                    Delivered::Stopped => return,
+                    Delivered::Cut(why) => {
+                        slot.record_cut();
+                        outbox.finish(true, event.rev, |resume| over_budget(resume, why));
+                        return;
+                    }
+                }
             }
             continue;
         }
-        if *stopping.borrow_and_update() {
+        if *stopping.borrow_and_update() || outbox.is_gone() {
             return;
         }
         tokio::select! {
             () = cursor.changed() => {}
             _ = stopping.changed() => {}
+            () = outbox.drained() => {}
             _ = tick.tick() => {
-                if send(progress(cursor.next_rev() - 1, "")).await.is_err() {
+                if !outbox.push_control(progress(cursor.next_rev() - 1, "")) {
                     return;
                 }
             }
@@ -168,31 +171,56 @@ async fn pump(
     }
 }
 
-fn encode(events: &[Arc<Event>], filter: &Filter, with_prev: bool) -> String {
-    let mut text = String::new();
-    for event in events.iter().filter(|e| filter.matches(e)) {
-        let _ = write!(
-            text,
-            "id: {}\nevent: {}\ndata: {}\n\n",
-            event.rev,
-            event.op.as_str(),
-            event.json(with_prev)
-        );
+/// What became of one event.
+enum Delivered {
+    /// It waits in the outbox.
+    Yes,
+    /// The client went away, or the server is stopping.
+    Stopped,
+    /// The watcher must be cut, for this reason.
+    Cut(&'static str),
+}
+
+/// Queues `event` in `outbox`, waiting while the outbox is full as long as
+/// the client keeps reading.
+async fn deliver(
+    outbox: &Outbox,
+    cursor: &Cursor,
+    event: &Event,
+    with_prev: bool,
+    stopping: &mut watch::Receiver<bool>,
+) -> Delivered {
+    let frame = cursor.frame(event, with_prev);
+    loop {
+        match outbox.push_event(event.rev, frame.clone()) {
+            Push::Queued => return Delivered::Yes,
+            Push::Gone => return Delivered::Stopped,
+            Push::OverTotal => return Delivered::Cut(OVER_TOTAL),
+            Push::Full => {}
+        }
+        tokio::select! {
+            () = outbox.drained() => {}
+            _ = stopping.changed() => return Delivered::Stopped,
+            () = tokio::time::sleep(STALL_GRACE) => return Delivered::Cut(STALLED),
+        }
     }
-    text
 }
 
-fn progress(rev: u64, preamble: &str) -> String {
+/// Why a watcher over the shared budget was cut.
+const OVER_TOTAL: &str = "the buffers of all watch streams are full (--watch-total-buffer-bytes)";
+/// Why a watcher over its own budget was cut.
+const STALLED: &str = "this watcher read nothing while its buffer was full (--watch-buffer-bytes)";
+
+fn progress(rev: u64, preamble: &str) -> Bytes {
     let data = serde_json::to_string(&WatchProgress { rev }).unwrap_or_default();
-    format!("{preamble}id: {rev}\nevent: progress\ndata: {data}\n\n")
+    Bytes::from(format!(
+        "{preamble}id: {rev}\nevent: progress\ndata: {data}\n\n"
+    ))
 }
 
-fn cut(error: &FeedError) -> String {
+/// The `cut` frame of a watcher that fell out of the feed's memory.
+fn out_of_memory(error: &FeedError) -> Bytes {
     let (resume_from_rev, reason) = match error {
-        FeedError::Lagged { resume_from, lag } => (
-            *resume_from,
-            format!("this watcher fell {lag} revisions behind; resume from revision {resume_from}"),
-        ),
         FeedError::Gone { requested, oldest } => (
             *requested,
             format!(
@@ -202,10 +230,22 @@ fn cut(error: &FeedError) -> String {
         ),
         other => (0, other.to_string()),
     };
+    cut_frame(resume_from_rev, reason)
+}
+
+/// The `cut` frame of a watcher over a byte budget.
+fn over_budget(resume_from_rev: u64, why: &str) -> Bytes {
+    cut_frame(
+        resume_from_rev,
+        format!("{why}; resume from revision {resume_from_rev}"),
+    )
+}
+
+fn cut_frame(resume_from_rev: u64, reason: String) -> Bytes {
     let data = serde_json::to_string(&WatchCut {
         resume_from_rev,
         reason,
     })
     .unwrap_or_default();
-    format!("event: cut\ndata: {data}\n\n")
+    Bytes::from(format!("event: cut\ndata: {data}\n\n"))
 }

@@ -1,6 +1,6 @@
 //! The `client` binary: parse, run, print.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use kv_client::cli::{self, Parsed};
@@ -8,7 +8,11 @@ use kv_client::commands::{self, EXIT_USAGE};
 
 fn main() -> ExitCode {
     match cli::parse() {
-        Parsed::Run(cli) => commands::run(*cli, &mut std::io::stdout(), &mut std::io::stderr()),
+        Parsed::Run(cli) => {
+            let stdout = std::io::stdout();
+            let terminal = stdout.is_terminal();
+            commands::run(*cli, &mut stdout.lock(), &mut std::io::stderr(), terminal)
+        }
         Parsed::Info(text) => {
             // A closed pipe (`client --help | head`) is not an error.
             let _ = writeln!(std::io::stdout(), "{text}");

@@ -3,6 +3,9 @@
 
 pub use kv_testkit::Lcg;
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use kv_client::watch::WatchStream;
 use kv_client::KvClient;
@@ -37,6 +40,98 @@ pub fn open_watch(
     Ok(WatchStream::new(Box::new(
         response.into_body().into_reader(),
     )))
+}
+
+/// How long a stalled watch may take to answer or to be closed.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Opens a watch on a raw socket, waits until the server has answered
+/// (peeking, so nothing is taken from the socket), and never reads it.
+pub fn stalled_watch(server: &TestServer, from: u64) -> TcpStream {
+    let mut socket = TcpStream::connect(server.addr()).expect("connect");
+    write!(
+        socket,
+        "GET /v1/watch?from_rev={from} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr()
+    )
+    .expect("send the request");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("set a timeout");
+    let deadline = Instant::now() + DEADLINE;
+    let mut head = [0u8; 64];
+    loop {
+        let n = socket.peek(&mut head).unwrap_or(0);
+        if head[..n].starts_with(b"HTTP/1.1 200") {
+            return socket;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled watch got no 200 answer: {:?}",
+            String::from_utf8_lossy(&head[..n])
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Reads the whole answer until the server closes the connection.
+pub fn read_all(mut socket: TcpStream) -> Vec<u8> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match socket.read(&mut buf) {
+            Ok(0) => return raw,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("reading the stalled watch: {e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled watch was not closed within {DEADLINE:?} after {} bytes",
+            raw.len()
+        );
+    }
+}
+
+/// The body of a raw HTTP/1.1 answer, de-chunked; and whether it ended
+/// properly (the last chunk, or a close-delimited body).
+pub fn body_of(raw: &[u8]) -> (Vec<u8>, bool) {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("text/event-stream"), "{head}");
+    let mut rest = &raw[split + 4..];
+    if !head.contains("transfer-encoding: chunked") {
+        return (rest.to_vec(), true);
+    }
+    let mut body = Vec::new();
+    loop {
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return (body, false);
+        };
+        let size_text = String::from_utf8_lossy(&rest[..eol]);
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .unwrap_or_else(|e| panic!("bad chunk size {size_text:?}: {e}"));
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            return (body, true);
+        }
+        if rest.len() < size + 2 {
+            body.extend_from_slice(&rest[..size.min(rest.len())]);
+            return (body, false);
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
 }
 
 /// A committed change, as a writer saw it acknowledged or a watcher got it.

@@ -279,9 +279,25 @@ fn delete_prefix(server: &TestServer, query: &str) -> (u16, Value) {
 /// A watch event as sent: its `id:` line, its `event:` name and its data.
 #[derive(Debug, Clone)]
 struct Sse {
-    id: u64,
+    /// Only the last event of a revision carries one.
+    id: Option<u64>,
     event: String,
     data: Value,
+}
+
+/// Asserts `events` are one revision's: each says `rev`, and only the last
+/// carries the SSE `id:` (so resuming from `Last-Event-ID` never skips part
+/// of a revision).
+fn assert_revision_ids(events: &[Sse], rev: u64) {
+    let ids: Vec<Option<u64>> = events.iter().map(|e| e.id).collect();
+    let mut expected = vec![None; events.len()];
+    if let Some(last) = expected.last_mut() {
+        *last = Some(rev);
+    }
+    assert_eq!(ids, expected, "{events:?}");
+    for event in events {
+        assert_eq!(event.data["rev"], json!(rev), "{event:?}");
+    }
 }
 
 /// Opens `GET /v1/watch?from_rev=FROM` and hands its events (not the
@@ -307,7 +323,7 @@ fn watch_from(server: &TestServer, from: u64) -> mpsc::Receiver<Sse> {
             if line.is_empty() {
                 if !data.is_empty() && event != "progress" {
                     let sse = Sse {
-                        id: id.unwrap_or(0),
+                        id,
                         event: std::mem::take(&mut event),
                         data: serde_json::from_str(&data).unwrap_or(Value::Null),
                     };
@@ -343,8 +359,9 @@ fn events_before(events: &mpsc::Receiver<Sse>, stop: u64) -> Vec<Sse> {
             .recv_timeout(left)
             .unwrap_or_else(|e| panic!("no event at revision {stop} in time ({e}); got {got:?}"));
         assert_ne!(event.event, "cut", "the watch was cut: {event:?}");
-        if event.id >= stop {
-            assert_eq!(event.id, stop, "the marker's revision: {event:?}");
+        let rev = event.data["rev"].as_u64().expect("a revision");
+        if rev >= stop {
+            assert_eq!(rev, stop, "the marker's revision: {event:?}");
             return got;
         }
         got.push(event);
@@ -779,8 +796,9 @@ fn delete_by_prefix_removes_exactly_its_keys_at_one_revision() {
     let got = events_before(&events, stop);
     assert_eq!(got.len(), doomed.len(), "{got:?}");
     let mut removed = BTreeSet::new();
+    assert_revision_ids(&got, rev);
     for event in &got {
-        assert_eq!((event.id, event.event.as_str()), (rev, "rm"), "{event:?}");
+        assert_eq!(event.event, "rm", "{event:?}");
         assert_eq!(event.data["rev"], json!(rev), "{event:?}");
         assert_eq!(event.data["op"], json!("rm"), "{event:?}");
         removed.insert(event.data["key"].as_str().expect("a key").to_owned());
@@ -1007,9 +1025,8 @@ fn compare_and_swap_runs_one_branch_at_one_revision() {
     let mut seen: Vec<(u64, String, String)> = got
         .iter()
         .map(|e| {
-            assert_eq!(e.data["rev"], json!(e.id), "{e:?}");
             (
-                e.id,
+                e.data["rev"].as_u64().expect("a revision"),
                 e.event.clone(),
                 e.data["key"].as_str().unwrap_or("").to_owned(),
             )
@@ -1025,6 +1042,7 @@ fn compare_and_swap_runs_one_branch_at_one_revision() {
         ],
         "the watcher sees the txn's changes, all with its revision"
     );
+    assert_revision_ids(&got, r2);
 
     // The same compare again fails: the failure branch runs, the success
     // branch does not, and a failure branch of gets changes nothing.
