@@ -7,6 +7,8 @@ use kv_core::api::{ErrorBody, ErrorDetail};
 use kv_core::CoreError;
 use thiserror::Error;
 
+use crate::request_head::Refusal;
+
 /// An error answer: `{"error": {"code": "...", "message": "..."}}` with the
 /// status of its kind.
 #[derive(Debug, Error)]
@@ -33,6 +35,9 @@ pub enum ServerError {
     /// The request's headers are over the limit (431).
     #[error("{0}")]
     HeadersTooLarge(String),
+    /// The request's headers did not arrive in time (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No such key, where the API answers 404 for it (404).
     #[error("no such key: {0:?}")]
     KeyNotFound(String),
@@ -92,6 +97,7 @@ impl ServerError {
             ServerError::Unauthorized(_) => "unauthorized",
             ServerError::Forbidden(_) => "forbidden",
             ServerError::HeadersTooLarge(_) => "headers_too_large",
+            ServerError::RequestTimeout(_) => "request_timeout",
             ServerError::NotFound(_) => "not_found",
             ServerError::KeyNotFound(_) => "key_not_found",
             ServerError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -101,6 +107,16 @@ impl ServerError {
             ServerError::StorageFailed(_) => "storage_failed",
             ServerError::Recovering(_) => "recovering",
             ServerError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<Refusal> for ServerError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal.status {
+            408 => ServerError::RequestTimeout(refusal.detail),
+            431 => ServerError::HeadersTooLarge(refusal.detail),
+            _ => ServerError::BadRequest(refusal.detail),
         }
     }
 }
@@ -128,6 +144,7 @@ impl ResponseError for ServerError {
             ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServerError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ServerError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ServerError::NotFound(_) | ServerError::KeyNotFound(_) => StatusCode::NOT_FOUND,
             ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServerError::Gone { .. } => StatusCode::GONE,

@@ -9,7 +9,10 @@ use kv_core::api::{
     SetRequest, SetResponse,
 };
 
+use std::sync::Arc;
+
 use crate::auth::{Principal, Right};
+use crate::conn_gate::{ConnectionHandle, REFUSED_PATH};
 use crate::error::ServerError;
 
 /// Response header carrying the store revision an answer reflects.
@@ -131,8 +134,17 @@ pub async fn rm_by_post(
     rm(principal, state, body).await
 }
 
-/// Any unknown route -> 404.
+/// Any unknown route -> 404; and the request the connection gate puts in
+/// place of a head it refused -> that refusal (see [`crate::conn_gate`]).
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ServerError> {
+    if request.path() == REFUSED_PATH {
+        let refusal = request
+            .conn_data::<Arc<ConnectionHandle>>()
+            .and_then(|connection| connection.take_refusal());
+        if let Some(refusal) = refusal {
+            return Err(refusal.into());
+        }
+    }
     Err(ServerError::NotFound(format!(
         "{} {}",
         request.method(),

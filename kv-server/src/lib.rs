@@ -21,7 +21,10 @@
 //!   backup and restore.
 //! - [`metrics`]: `GET /metrics` and the middleware that counts requests.
 //! - [`openapi`]: `GET /openapi.json`, generated from the handlers.
-//! - [`request_head`]: the limit on a request's headers (431).
+//! - [`conn_gate`]: every connection's gate: request heads checked before
+//!   the HTTP layer sees them (JSON refusals), socket tuning for handlers.
+//! - [`request_head`]: the rules a request head must meet.
+//! - [`chunked_body`]: where a chunked request body ends.
 //! - [`tls`]: loading the certificate and key for HTTPS.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
@@ -36,8 +39,10 @@
 
 pub mod auth;
 pub mod body_stream;
+pub mod chunked_body;
 pub mod commit_log;
 pub mod config;
+pub mod conn_gate;
 pub mod error;
 pub mod expiry;
 pub mod gathering;

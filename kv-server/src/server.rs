@@ -1,22 +1,36 @@
 //! [`run`]: serve a bound listener until a shutdown signal, then drain.
+//!
+//! The server is assembled from actix's parts rather than `HttpServer`, so
+//! that every connection passes through the [`Gate`] (which gives every
+//! refusal of a request head the JSON error shape, and lets a handler tune
+//! its socket) between the socket (or TLS) and the HTTP layer.
 
 use std::future::Future;
 use std::io;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::KeepAlive;
+use actix_http::{HttpService, KeepAlive, Protocol};
+use actix_server::Server;
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt as _};
+use actix_web::dev::AppConfig;
 use actix_web::middleware::{from_fn, Condition, Logger};
-use actix_web::{web, App, HttpServer};
+use actix_web::rt::net::TcpStream;
+use actix_web::{web, App};
 use log::info;
 
 use crate::config::Config;
+use crate::conn_gate::{ConnectionHandle, Gate, GateSettings, OnTcp};
+use crate::scheduling::WorkerScheduling;
 use crate::startup::Shared;
-use crate::{metrics, request_head, routes};
+use crate::{metrics, routes};
 
 /// How long to let the accept thread stop accepting before the workers
 /// stop, at shutdown.
 const ACCEPT_PAUSE_GRACE: Duration = Duration::from_millis(100);
+/// How long a closing connection may take to be shut down cleanly.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG_TARGET: &str = "kv_server::access";
@@ -39,45 +53,54 @@ pub async fn run(
     tls: Option<rustls::ServerConfig>,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> io::Result<()> {
-    let app_state = shared.clone();
-    let app_config = config.clone();
-    let max_head = config.max_header_bytes;
-    // The access log formats every request even when its lines would be
-    // filtered out; leave it out when its level is off (RUST_LOG=warn).
-    let access_log = log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info);
-    let scheduling = config.worker_scheduling;
-    // The factory runs once on each worker thread as it starts.
-    let mut server = HttpServer::new(move || {
-        scheduling.apply_to_current_thread();
-        App::new()
-            .wrap(from_fn(move |request, next| {
-                request_head::limit_head(max_head, request, next)
-            }))
-            .wrap(from_fn(metrics::track))
-            .wrap(Condition::new(
-                access_log,
-                Logger::default().log_target(ACCESS_LOG_TARGET),
-            ))
-            .app_data(app_state.clone())
-            .configure(|cfg| routes::configure(cfg, &app_config))
-    })
-    .disable_signals()
-    .shutdown_timeout(config.shutdown_timeout)
-    .client_request_timeout(config.header_timeout())
-    .keep_alive(match config.keep_alive_secs {
-        0 => KeepAlive::Disabled,
-        secs => KeepAlive::Timeout(Duration::from_secs(secs)),
-    });
     let workers = config
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    // The limit is per worker in actix; ours is for the whole server.
-    server = server
+    let builder = Server::build()
         .workers(workers)
-        .max_connections(config.max_connections.div_ceil(workers).max(1));
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout)
+        // The limit is per worker in actix; ours is for the whole server.
+        .max_concurrent_connections(config.max_connections.div_ceil(workers).max(1));
+    let parts = Parts {
+        shared: shared.clone(),
+        config: config.clone(),
+        gate: GateSettings {
+            max_head_bytes: config.max_header_bytes,
+            head_timeout: config.header_timeout(),
+        },
+        graceful: Arc::new(builder.graceful_shutdown_signal()),
+        // The access log formats every request even when its lines would
+        // be filtered out; leave it out when its level is off.
+        access_log: log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info),
+    };
+    let addr = listener.local_addr()?;
+    let name = format!("kv-store-{addr}");
     let server = match tls {
-        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
-        None => server.listen(listener)?,
+        None => builder.listen(name, listener, move || {
+            parts.worker_start();
+            fn_service(|io: TcpStream| async move {
+                let _ = io.set_nodelay(true);
+                Ok::<_, io::Error>(io)
+            })
+            .and_then(parts.http_service())
+        })?,
+        Some(tls) => {
+            let acceptor = actix_tls::accept::rustls_0_23::Acceptor::new(tls);
+            builder.listen(name, listener, move || {
+                parts.worker_start();
+                fn_service(|io: TcpStream| async move {
+                    let _ = io.set_nodelay(true);
+                    Ok::<_, io::Error>(io)
+                })
+                .and_then(
+                    acceptor
+                        .clone()
+                        .map_err(|e| io::Error::other(e.to_string())),
+                )
+                .and_then(parts.http_service())
+            })?
+        }
     }
     .run();
     let handle = server.handle();
@@ -104,4 +127,72 @@ pub async fn run(
     }
     info!("stopped cleanly");
     Ok(())
+}
+
+/// What each worker's service is built from.
+#[derive(Clone)]
+struct Parts {
+    shared: web::Data<Shared>,
+    config: Config,
+    gate: GateSettings,
+    graceful: Arc<actix_server::GracefulShutdownSignal>,
+    access_log: bool,
+}
+
+impl Parts {
+    /// Runs once on each worker thread as it starts.
+    fn worker_start(&self) {
+        let scheduling: WorkerScheduling = self.config.worker_scheduling;
+        scheduling.apply_to_current_thread();
+    }
+
+    /// The HTTP/1 service for one worker, on gated streams of `T`.
+    fn http_service<T>(
+        &self,
+    ) -> impl actix_service::ServiceFactory<
+        T,
+        Config = (),
+        Response = (),
+        Error = io::Error,
+        InitError = (),
+    >
+    where
+        T: OnTcp + actix_codec::AsyncRead + actix_codec::AsyncWrite + Unpin + 'static,
+    {
+        let gate = self.gate;
+        let config = self.config.clone();
+        let shared = self.shared.clone();
+        let access_log = self.access_log;
+        let app = App::new()
+            .wrap(from_fn(metrics::track))
+            .wrap(Condition::new(
+                access_log,
+                Logger::default().log_target(ACCESS_LOG_TARGET),
+            ))
+            .app_data(shared)
+            .configure(move |cfg| routes::configure(cfg, &config));
+        let graceful = Arc::clone(&self.graceful);
+        let service = HttpService::build()
+            .keep_alive(match self.config.keep_alive_secs {
+                0 => KeepAlive::Disabled,
+                secs => KeepAlive::Timeout(Duration::from_secs(secs)),
+            })
+            // The gate times request heads out, with a JSON answer.
+            .client_request_timeout(Duration::ZERO)
+            .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+            .h1_allow_half_closed(true)
+            .graceful_shutdown_signal(move || {
+                let graceful = Arc::clone(&graceful);
+                async move { graceful.notified().await }
+            })
+            .on_connect_ext(|io: &Gate<T>, data: &mut actix_http::Extensions| {
+                data.insert::<Arc<ConnectionHandle>>(io.handle());
+            })
+            .finish(map_config(app.into_factory(), |()| AppConfig::default()));
+        fn_service(move |io: T| async move {
+            let peer = io.tcp().peer_addr().ok();
+            Ok::<_, io::Error>((Gate::new(io, gate), Protocol::Http1, peer))
+        })
+        .and_then(service.map_err(|e| io::Error::other(e.to_string())))
+    }
 }

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::auth::{Principal, Right};
+use crate::conn_gate::ConnectionHandle;
 use crate::error::ServerError;
 use crate::startup::Ready;
 use crate::state::WatchStart;
@@ -30,6 +31,11 @@ use crate::watch_outbox::{Outbox, Push, STALL_GRACE};
 
 /// Most events taken from the feed per read.
 const READ_BATCH: usize = 64;
+/// Most bytes the kernel queues unsent on a watch stream's socket
+/// (`TCP_NOTSENT_LOWAT`; what is in flight is bounded by the client's
+/// window as always). Without it, each watcher that stops reading takes up
+/// to megabytes of kernel buffers before its outbox sees any back-pressure.
+const UNSENT_LIMIT: u32 = 64 * 1024;
 
 /// Query of `GET /v1/watch`.
 #[derive(Debug, Deserialize)]
@@ -92,6 +98,11 @@ pub async fn watch(
         None => query.from_rev,
     };
     let (start, body) = state.watch(from)?;
+    // Keep what the kernel queues for a watcher small, so that one that
+    // stops reading fills its own (budgeted) outbox, not kernel memory.
+    if let Some(connection) = request.conn_data::<Arc<ConnectionHandle>>() {
+        connection.limit_unsent(UNSENT_LIMIT);
+    }
     actix_web::rt::spawn(pump(start, filter, query.prev));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
