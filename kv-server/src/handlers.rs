@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Query};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{FromRequest as _, HttpRequest, HttpResponse};
 use kv_core::api::{
     ErrorBody, GetQuery, GetResponse, HealthResponse, ProbeResponse, RmRequest, RmResponse,
     SetRequest, SetResponse,
@@ -63,7 +63,7 @@ pub async fn readyz(shared: Data<Shared>) -> HttpResponse {
     responses((status = 200, description = "A snapshot file; X-Kv-Revision names its revision",
         content_type = "application/octet-stream")))]
 pub async fn snapshot(principal: Principal, state: Ready) -> Result<HttpResponse, ServerError> {
-    principal.require(Right::Read, "")?;
+    principal.require(Right::Backup, "")?;
     let (rev, body) = state.backup().await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
@@ -145,6 +145,9 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ServerError
             return Err(refusal.into());
         }
     }
+    // Without a valid token, an unknown route is 401 like a known one: an
+    // anonymous caller cannot tell which routes exist.
+    Principal::extract(&request).await?;
     Err(ServerError::NotFound(format!(
         "{} {}",
         request.method(),

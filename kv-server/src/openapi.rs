@@ -108,6 +108,7 @@ pub async fn openapi_json() -> HttpResponse {
 mod tests {
     use super::*;
     use crate::routes::{configure, ROUTES};
+    use crate::startup::Shared;
     use crate::{AppState, Config};
     use actix_web::http::Method;
     use actix_web::{test as actix_test, web, App};
@@ -156,10 +157,12 @@ mod tests {
             in_memory: true,
             ..Config::default()
         };
-        let state = web::Data::new(AppState::open(&config).expect("opens"));
+        let auth = crate::auth::Authenticator::new(None, Vec::new()).expect("no tokens");
+        let shared = web::Data::new(Shared::new(auth, config.recovery_wait()));
+        shared.attach(AppState::open(&config).expect("opens"));
         let app = actix_test::init_service(
             App::new()
-                .app_data(state.clone())
+                .app_data(shared.clone())
                 .configure(|cfg| configure(cfg, &config)),
         )
         .await;
@@ -182,6 +185,8 @@ mod tests {
                 assert_eq!(status == 405, !served, "{method} {uri} answered {status}");
             }
         }
-        state.shutdown().await;
+        if let Some(state) = shared.state() {
+            state.shutdown().await;
+        }
     }
 }

@@ -5,6 +5,7 @@ use actix_web::web::{self, JsonConfig, QueryConfig, ServiceConfig};
 use actix_web::HttpRequest;
 use actix_web::Resource;
 
+use crate::auth::Principal;
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::{handlers, kv_routes, list_routes, metrics, openapi, txn_routes, watch};
@@ -28,12 +29,22 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/watch", &["GET"]),
 ];
 
-/// A resource named after its [`ROUTES`] entry, answering 405 with `allow`
-/// to other methods.
-fn resource(pattern: &str, name: &str, allow: &'static str) -> Resource {
+/// A resource named after its [`ROUTES`] entry that anyone may call,
+/// answering 405 with `allow` to other methods.
+fn public(pattern: &str, name: &str, allow: &'static str) -> Resource {
     web::resource(pattern)
         .name(name)
         .default_service(web::to(move || method_not_allowed(allow)))
+}
+
+/// A resource named after its [`ROUTES`] entry that needs a token when
+/// authentication is on, answering 405 with `allow` to other methods only
+/// once the caller is authenticated: without a valid token every method is
+/// 401, so an anonymous caller cannot map the routes.
+fn protected(pattern: &str, name: &str, allow: &'static str) -> Resource {
+    web::resource(pattern)
+        .name(name)
+        .default_service(web::to(move |_caller: Principal| method_not_allowed(allow)))
 }
 
 /// Registers every route, the body limits and the JSON error mapping.
@@ -44,37 +55,36 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
             .error_handler(json_error),
     )
     .app_data(QueryConfig::default().error_handler(query_error))
-    .service(resource("/", "/", "GET").route(web::get().to(handlers::health)))
-    .service(resource("/healthz", "/healthz", "GET").route(web::get().to(handlers::healthz)))
-    .service(resource("/readyz", "/readyz", "GET").route(web::get().to(handlers::readyz)))
-    .service(resource("/metrics", "/metrics", "GET").route(web::get().to(metrics::metrics)))
-    .service(resource("/set", "/set", "POST").route(web::post().to(handlers::set)))
-    .service(resource("/get", "/get", "GET").route(web::get().to(handlers::get)))
+    .service(public("/", "/", "GET").route(web::get().to(handlers::health)))
+    .service(public("/healthz", "/healthz", "GET").route(web::get().to(handlers::healthz)))
+    .service(public("/readyz", "/readyz", "GET").route(web::get().to(handlers::readyz)))
+    .service(protected("/metrics", "/metrics", "GET").route(web::get().to(metrics::metrics)))
+    .service(protected("/set", "/set", "POST").route(web::post().to(handlers::set)))
+    .service(protected("/get", "/get", "GET").route(web::get().to(handlers::get)))
     .service(
-        resource("/rm", "/rm", "DELETE, POST")
+        protected("/rm", "/rm", "DELETE, POST")
             .route(web::delete().to(handlers::rm))
             .route(web::post().to(handlers::rm_by_post)),
     )
     .service(
-        resource("/openapi.json", "/openapi.json", "GET")
-            .route(web::get().to(openapi::openapi_json)),
+        public("/openapi.json", "/openapi.json", "GET").route(web::get().to(openapi::openapi_json)),
     )
     .service(
-        resource("/v1/snapshot", "/v1/snapshot", "GET").route(web::get().to(handlers::snapshot)),
+        protected("/v1/snapshot", "/v1/snapshot", "GET").route(web::get().to(handlers::snapshot)),
     )
     .service(
-        resource("/v1/kv", "/v1/kv", "GET, DELETE")
+        protected("/v1/kv", "/v1/kv", "GET, DELETE")
             .route(web::get().to(list_routes::list))
             .route(web::delete().to(list_routes::delete_prefix)),
     )
     .service(
-        resource("/v1/kv/{key:.*}", "/v1/kv/{key}", "GET, PUT, DELETE")
+        protected("/v1/kv/{key:.*}", "/v1/kv/{key}", "GET, PUT, DELETE")
             .route(web::get().to(kv_routes::get))
             .route(web::put().to(kv_routes::put))
             .route(web::delete().to(kv_routes::delete)),
     )
-    .service(resource("/v1/txn", "/v1/txn", "POST").route(web::post().to(txn_routes::txn)))
-    .service(resource("/v1/watch", "/v1/watch", "GET").route(web::get().to(watch::watch)))
+    .service(protected("/v1/txn", "/v1/txn", "POST").route(web::post().to(txn_routes::txn)))
+    .service(protected("/v1/watch", "/v1/watch", "GET").route(web::get().to(watch::watch)))
     .default_service(web::to(handlers::not_found));
 }
 

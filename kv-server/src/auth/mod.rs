@@ -53,6 +53,9 @@ pub enum Right {
     Write,
     /// Follow changes: `GET /v1/watch` (with `Read` on the same keys).
     Watch,
+    /// Copy the whole store: `GET /v1/snapshot`. An operator's right, on
+    /// every key at once (not by prefix).
+    Backup,
 }
 
 impl Right {
@@ -61,6 +64,7 @@ impl Right {
             Right::Read => "read",
             Right::Write => "write",
             Right::Watch => "watch",
+            Right::Backup => "backup",
         }
     }
 }
@@ -73,6 +77,7 @@ pub struct Grants {
     read: Vec<String>,
     write: Vec<String>,
     watch: Vec<String>,
+    backup: bool,
 }
 
 impl Grants {
@@ -83,6 +88,7 @@ impl Grants {
             read: vec![String::new()],
             write: vec![String::new()],
             watch: vec![String::new()],
+            backup: true,
         }
     }
 
@@ -91,12 +97,17 @@ impl Grants {
             Right::Read => &self.read,
             Right::Write => &self.write,
             Right::Watch => &self.watch,
+            Right::Backup => &[],
         }
     }
 
     /// Whether `right` is granted on every key that starts with `prefix`
-    /// (a key is its own prefix).
+    /// (a key is its own prefix). [`Right::Backup`] is granted on the whole
+    /// store or not at all.
     pub fn allows(&self, right: Right, prefix: &str) -> bool {
+        if right == Right::Backup {
+            return self.backup;
+        }
         self.prefixes(right)
             .iter()
             .any(|granted| prefix.starts_with(granted.as_str()))
@@ -154,6 +165,7 @@ impl Authenticator {
                 read: e.read,
                 write: e.write,
                 watch: e.watch,
+                backup: e.backup,
             }),
         }));
         Ok(Self { tokens })
@@ -253,6 +265,10 @@ impl Principal {
         match &self.grants {
             None => Ok(()),
             Some(grants) if grants.allows(right, prefix) => Ok(()),
+            Some(grants) if right == Right::Backup => Err(ServerError::Forbidden(format!(
+                "token {:?} has no backup right (\"backup\": true in the token file)",
+                grants.name
+            ))),
             Some(grants) => Err(ServerError::Forbidden(format!(
                 "token {:?} has no {} right on {}",
                 grants.name,
@@ -311,6 +327,7 @@ mod tests {
             .expect("root");
         root.require(Right::Write, "")
             .expect("root writes anything");
+        root.require(Right::Backup, "").expect("root backs up");
         let app = auth
             .authenticate(Some(b"bearer  app-token-0123456789 "))
             .expect("app");
@@ -326,6 +343,10 @@ mod tests {
         ));
         assert!(matches!(
             app.require(Right::Write, "app/x"),
+            Err(ServerError::Forbidden(_))
+        ));
+        assert!(matches!(
+            app.require(Right::Backup, ""),
             Err(ServerError::Forbidden(_))
         ));
     }

@@ -4,7 +4,7 @@
 //! ```json
 //! {
 //!   "tokens": [
-//!     { "name": "ops", "token": "…", "read": [""], "write": [""], "watch": [""] },
+//!     { "name": "ops", "token": "…", "read": [""], "write": [""], "watch": [""], "backup": true },
 //!     { "name": "billing", "token": "…", "read": ["billing/"], "write": ["billing/"], "watch": [] }
 //!   ]
 //! }
@@ -37,6 +37,9 @@ pub struct TokenEntry {
     /// Prefixes whose changes it may watch (it also needs `read` there).
     #[serde(default)]
     pub watch: Vec<String>,
+    /// Whether it may take a backup of the whole store (`GET /v1/snapshot`).
+    #[serde(default)]
+    pub backup: bool,
 }
 
 impl std::fmt::Debug for TokenEntry {
@@ -47,6 +50,7 @@ impl std::fmt::Debug for TokenEntry {
             .field("read", &self.read)
             .field("write", &self.write)
             .field("watch", &self.watch)
+            .field("backup", &self.backup)
             .finish()
     }
 }

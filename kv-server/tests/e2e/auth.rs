@@ -28,8 +28,18 @@ const WATCH_ONLY: &str = "watch-only-token-6b8d0f2a4c";
 const READ_NO_WATCH: &str = "read-no-watch-token-1d3f5b7";
 /// No rights at all: only `/metrics`.
 const NOTHING: &str = "no-rights-token-9c1e3a5f7b";
+/// The backup right alone: `/v1/snapshot`.
+const BACKUP: &str = "backup-token-2e4a6c8f0b1d";
 /// Every token this module configures, for the log check.
-const ALL_TOKENS: [&str; 6] = [ROOT, READER, APP, WATCH_ONLY, READ_NO_WATCH, NOTHING];
+const ALL_TOKENS: [&str; 7] = [
+    ROOT,
+    READER,
+    APP,
+    WATCH_ONLY,
+    READ_NO_WATCH,
+    NOTHING,
+    BACKUP,
+];
 
 /// How long a watch may take to deliver what the test waits for.
 const WATCH_DEADLINE: Duration = Duration::from_secs(30);
@@ -56,6 +66,7 @@ fn token_file_text() -> String {
         {"name": "watch-only", "token": WATCH_ONLY, "watch": ["app/"]},
         {"name": "read-no-watch", "token": READ_NO_WATCH, "read": ["app/"]},
         {"name": "nothing", "token": NOTHING},
+        {"name": "backup", "token": BACKUP, "backup": true},
     ]})
     .to_string()
 }
@@ -257,9 +268,9 @@ fn a_read_only_token_reads_everything_and_writes_nothing() {
     let list = send_as(&server, r, "GET", "/v1/kv", None);
     assert_status(&list, 200, "reader list all");
     assert_eq!(list.json()["entries"].as_array().map(Vec::len), Some(2));
-    assert_status(
+    // A backup is an operator's act, not a reader's.
+    assert_forbidden(
         &send_as(&server, r, "GET", "/v1/snapshot", None),
-        200,
         "reader snapshot",
     );
     let read_txn = post_json_as(
@@ -639,16 +650,16 @@ fn a_watch_needs_watch_and_read_rights_and_carries_only_its_prefix() {
 }
 
 #[test]
-fn snapshot_needs_read_on_every_key() {
+fn snapshot_needs_the_backup_right() {
     let (server, _dir) = start_with_tokens("warn");
     assert_status(&set(&server, ROOT, "k", "v"), 201, "root set");
-    for token in [APP, READ_NO_WATCH, WATCH_ONLY, NOTHING] {
-        assert_forbidden(
-            &send_as(&server, Some(token), "GET", "/v1/snapshot", None),
-            "snapshot without read on all keys",
-        );
+    // Before, reading every key was enough: the reader could take it.
+    for token in [READER, APP, READ_NO_WATCH, WATCH_ONLY, NOTHING] {
+        let answer = send_as(&server, Some(token), "GET", "/v1/snapshot", None);
+        assert_forbidden(&answer, "snapshot without the backup right");
+        assert!(answer.text().contains("backup"), "{}", answer.text());
     }
-    for token in [ROOT, READER] {
+    for token in [ROOT, BACKUP] {
         let snapshot = send_as(&server, Some(token), "GET", "/v1/snapshot", None);
         assert_status(&snapshot, 200, "snapshot");
         assert!(!snapshot.body.is_empty());
@@ -775,4 +786,33 @@ fn a_bad_token_file_stops_the_server_without_showing_its_tokens() {
             "it listened"
         );
     }
+}
+
+/// Without a valid token, a wrong method on a protected route and an
+/// unknown route are 401 like any request, so an anonymous caller cannot
+/// map the routes (before, a wrong method answered 405 with an `Allow`
+/// header first); with one, they are 405 and 404.
+#[test]
+fn authentication_comes_before_405_and_404() {
+    let (server, _dir) = start_with_tokens("warn");
+    for (method, path) in [
+        ("PATCH", "/set"),
+        ("PUT", "/get"),
+        ("POST", "/v1/watch"),
+        ("PATCH", "/v1/kv/k"),
+        ("GET", "/no/such/route"),
+    ] {
+        let anonymous = send_as(&server, None, method, path, None);
+        assert_error(&anonymous, 401, "unauthorized", &format!("{method} {path}"));
+        assert_eq!(anonymous.header("allow"), None, "{method} {path}");
+        let known = send_as(&server, Some(NOTHING), method, path, None);
+        let expected = if path == "/no/such/route" { 404 } else { 405 };
+        assert_status(&known, expected, &format!("{method} {path} with a token"));
+    }
+    // The open probes stay open, wrong method or not.
+    assert_status(
+        &send_as(&server, None, "POST", "/healthz", None),
+        405,
+        "POST /healthz",
+    );
 }
