@@ -5,7 +5,6 @@ use std::io::{BufRead, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kv_core::api::{ExportRecord, MAX_LIST_LIMIT};
-use kv_core::entry::now_ms;
 use serde_json::json;
 
 use crate::client::KvClient;
@@ -124,4 +123,11 @@ pub(crate) fn import(client: &KvClient, input: &mut dyn BufRead) -> Result<(u64,
     }
     bar.finish_and_clear();
     Ok((stored, expired))
+}
+
+/// Milliseconds since the Unix epoch, now: which records have expired.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

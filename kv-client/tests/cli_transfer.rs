@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine as _;
-use kv_core::entry::now_ms;
+use kv_testkit::now_ms;
 use kv_testkit::{cargo_bin, TestServer};
 use serde_json::Value;
 

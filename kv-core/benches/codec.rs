@@ -33,8 +33,10 @@ const VALUE_BYTES: usize = 100;
 /// `n` committed puts, as the writer hands them to the log.
 fn changes(n: usize) -> Vec<Change> {
     let (_store, writer) = Store::new(16, Limits::default()).expect("valid shard count");
-    let batch = writer
-        .prepare((0..n).map(|i| Command::set(format!("key-{i:08}"), vec![b'v'; VALUE_BYTES])));
+    let batch = writer.prepare(
+        (0..n).map(|i| Command::set(format!("key-{i:08}"), vec![b'v'; VALUE_BYTES])),
+        0,
+    );
     assert_eq!(batch.changes.len(), n);
     batch.changes
 }

@@ -62,7 +62,10 @@ fn loaded_store(shards: usize, keys: &[String]) -> (Store, StoreWriter) {
     let (store, mut writer) = Store::new(shards, Limits::default()).expect("valid shard count");
     let value = vec![b'v'; VALUE_BYTES];
     for chunk in keys.chunks(1000) {
-        let batch = writer.prepare(chunk.iter().map(|k| Command::set(k.clone(), value.clone())));
+        let batch = writer.prepare(
+            chunk.iter().map(|k| Command::set(k.clone(), value.clone())),
+            0,
+        );
         writer.apply(&batch);
     }
     assert_eq!(store.len(), keys.len());
@@ -87,7 +90,7 @@ fn run_readers(store: &Store, keys: &[String], threads: usize, iters: u64) -> Du
                     let began = Instant::now();
                     for _ in 0..iters {
                         let key = &keys[rng.below(keys.len())];
-                        black_box(store.get(black_box(key)).expect("valid key"));
+                        black_box(store.get(black_box(key), 0).expect("valid key"));
                     }
                     began.elapsed()
                 })
@@ -111,7 +114,11 @@ fn with_reader<R>(reader: bool, store: &Store, keys: &[String], work: impl FnOnc
         scope.spawn(|| {
             let mut rng = Rng::new(99);
             while !stop.load(Ordering::Relaxed) {
-                black_box(store.get(&keys[rng.below(keys.len())]).expect("valid key"));
+                black_box(
+                    store
+                        .get(&keys[rng.below(keys.len())], 0)
+                        .expect("valid key"),
+                );
             }
         });
         let result = work();
@@ -156,7 +163,7 @@ fn set(c: &mut Criterion) {
                                 })
                                 .collect();
                             let began = Instant::now();
-                            let batch = writer.prepare(commands);
+                            let batch = writer.prepare(commands, 0);
                             writer.apply(&batch);
                             timed += began.elapsed();
                             drop(black_box(batch));
@@ -192,13 +199,14 @@ fn rm(c: &mut Criterion) {
                             let commands: Vec<Command> =
                                 batch_keys.iter().map(|k| Command::rm(*k)).collect();
                             let began = Instant::now();
-                            let batch = writer.prepare(commands);
+                            let batch = writer.prepare(commands, 0);
                             writer.apply(&batch);
                             timed += began.elapsed();
                             debug_assert_eq!(batch.changes.len(), BATCH);
                             drop(black_box(batch));
                             let restore = writer.prepare(
                                 batch_keys.iter().map(|k| Command::set(*k, value.clone())),
+                                0,
                             );
                             writer.apply(&restore);
                         }

@@ -227,13 +227,6 @@ impl fmt::Debug for Entry {
     }
 }
 
-/// Milliseconds since the Unix epoch, now (0 if the clock is before 1970).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Writes `v` as a LEB128 varint at the start of `out` (at least 10
 /// bytes); returns its length.
 fn put_varint(out: &mut [u8], mut v: u64) -> usize {

@@ -1,14 +1,17 @@
 //! The storage core of kv-store: a sharded in-memory map with revisions.
 //!
-//! This crate does no I/O and knows nothing of HTTP, threads or files. The
-//! server wraps it in a commit pipeline (one writer) and serves reads straight
-//! from it (many readers).
+//! This crate does no I/O, reads no clock and knows nothing of HTTP, threads
+//! or files: callers pass the time (`now`) to reads, listings and batches,
+//! so that replicas evaluating the same commands at the same time agree.
+//! The server wraps it in a commit pipeline (one writer) and serves reads
+//! straight from it (many readers).
 //!
 //! # Layout
 //!
 //! - [`store`]: [`Store`], the cheap, cloneable read handle, and
-//!   [`StoreWriter`], the single mutating handle that evaluates commands
-//!   into a [`Batch`] and applies it.
+//!   [`StoreWriter`] ([`store::writer`]), the single mutating handle that
+//!   evaluates commands into a [`Batch`] (one evaluation path for every
+//!   command) and applies it.
 //! - [`command`]: the mutations ([`Command`]) and what each one did
 //!   ([`Outcome`], [`Change`]).
 //! - [`txn`]: transactions: comparisons, then one branch of operations.

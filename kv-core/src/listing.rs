@@ -12,7 +12,8 @@
 use std::ops::Bound;
 
 use crate::entry::Entry;
-use crate::store::{Slot, Store};
+use crate::store::state::{Slot, StoreState};
+use crate::store::Store;
 
 /// What to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,10 +79,10 @@ pub struct ListPage {
 }
 
 impl Store {
-    /// One page of the keys matching `query`, in key order.
-    pub fn list(&self, query: &ListQuery) -> ListPage {
+    /// One page of the keys matching `query`, in key order, leaving out
+    /// those expired at `now` (milliseconds since the epoch).
+    pub fn list(&self, query: &ListQuery, now: u64) -> ListPage {
         let rev = self.revision();
-        let now = crate::entry::now_ms();
         let limit = query.limit.max(1);
         let mut items: Vec<ListItem> = Vec::new();
         let mut more = false;
@@ -91,8 +92,8 @@ impl Store {
             .zip(query.start_after.as_deref())
             .filter(|(d, after)| after.ends_with(*d))
             .map(|(_, after)| after);
-        for shard in self.shared.shards.iter() {
-            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+        for shard in self.state.shards.iter() {
+            let shard = StoreState::read(shard);
             let lower = match &query.start_after {
                 Some(after) if after.as_str() >= query.prefix.as_str() => {
                     Bound::Excluded(after.as_bytes())
@@ -164,7 +165,7 @@ mod tests {
 
     fn store_with(keys: &[&str]) -> Store {
         let (store, mut writer) = Store::new(8, Limits::default()).expect("valid");
-        let batch = writer.prepare(keys.iter().map(|k| Command::set(*k, k.as_bytes())));
+        let batch = writer.prepare(keys.iter().map(|k| Command::set(*k, k.as_bytes())), 0);
         writer.apply(&batch);
         store
     }
@@ -190,7 +191,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut q = query("k", 37);
         loop {
-            let page = store.list(&q);
+            let page = store.list(&q, 0);
             seen.extend(names(&page));
             match page.next {
                 Some(next) => q.start_after = Some(next),
@@ -203,13 +204,16 @@ mod tests {
     #[test]
     fn prefix_and_cursor_bound_the_listing() {
         let store = store_with(&["a", "b/1", "b/2", "b/3", "c"]);
-        let page = store.list(&query("b/", 2));
+        let page = store.list(&query("b/", 2), 0);
         assert_eq!(names(&page), vec!["b/1", "b/2"]);
         assert_eq!(page.next.as_deref(), Some("b/2"));
-        let page = store.list(&ListQuery {
-            start_after: Some("b/2".into()),
-            ..query("b/", 2)
-        });
+        let page = store.list(
+            &ListQuery {
+                start_after: Some("b/2".into()),
+                ..query("b/", 2)
+            },
+            0,
+        );
         assert_eq!(names(&page), vec!["b/3"]);
         assert_eq!(page.next, None);
     }
@@ -221,36 +225,48 @@ mod tests {
             delimiter: Some('/'),
             ..query("d/", 100)
         };
-        let page = store.list(&one_level);
+        let page = store.list(&one_level, 0);
         assert_eq!(names(&page), vec!["d/a", "d/b/", "d/c/", "d/z"]);
         assert!(matches!(page.items[1], ListItem::Prefix(_)));
         // Paging through it with a common prefix as the cursor.
-        let first = store.list(&ListQuery {
-            limit: 2,
-            ..one_level.clone()
-        });
+        let first = store.list(
+            &ListQuery {
+                limit: 2,
+                ..one_level.clone()
+            },
+            0,
+        );
         assert_eq!(names(&first), vec!["d/a", "d/b/"]);
-        let second = store.list(&ListQuery {
-            limit: 2,
-            start_after: first.next.clone(),
-            ..one_level
-        });
+        let second = store.list(
+            &ListQuery {
+                limit: 2,
+                start_after: first.next.clone(),
+                ..one_level
+            },
+            0,
+        );
         assert_eq!(names(&second), vec!["d/c/", "d/z"]);
     }
 
     #[test]
     fn the_byte_cap_shortens_a_page_but_never_to_nothing() {
         let store = store_with(&["aaaa", "bbbb", "cccc"]);
-        let page = store.list(&ListQuery {
-            max_bytes: 9,
-            ..query("", 100)
-        });
+        let page = store.list(
+            &ListQuery {
+                max_bytes: 9,
+                ..query("", 100)
+            },
+            0,
+        );
         assert_eq!(names(&page), vec!["aaaa"]);
         assert_eq!(page.next.as_deref(), Some("aaaa"));
-        let tiny = store.list(&ListQuery {
-            max_bytes: 1,
-            ..query("", 100)
-        });
+        let tiny = store.list(
+            &ListQuery {
+                max_bytes: 1,
+                ..query("", 100)
+            },
+            0,
+        );
         assert_eq!(names(&tiny), vec!["aaaa"]);
     }
 }

@@ -27,7 +27,7 @@ proptest! {
         let mut model: HashMap<String, Vec<u8>> = HashMap::new();
         let mut last_rev = 0u64;
         for commands in batches {
-            let batch = writer.prepare(commands.clone());
+            let batch = writer.prepare(commands.clone(), 0);
             for (command, outcome) in commands.into_iter().zip(&batch.outcomes) {
                 match (command, outcome.as_ref().expect("valid command")) {
                     (Command::Set { key, value, .. }, Outcome::Set { rev, prev }) => {
@@ -58,7 +58,7 @@ proptest! {
         }
         prop_assert_eq!(store.len(), model.len());
         for (key, value) in &model {
-            let entry = store.get(key).expect("valid key").expect("present");
+            let entry = store.get(key, 0).expect("valid key").expect("present");
             prop_assert_eq!(entry.value(), &value[..]);
         }
     }

@@ -162,7 +162,7 @@ proptest! {
         let (store, mut writer) = Store::new(4, Limits::default()).expect("valid");
         let mut model = Model::default();
         for txns in batches {
-            let batch = writer.prepare(txns.iter().cloned().map(Command::Txn));
+            let batch = writer.prepare(txns.iter().cloned().map(Command::Txn), 0);
             for (txn, outcome) in txns.iter().zip(&batch.outcomes) {
                 if changes_a_key_twice(&txn.success) || changes_a_key_twice(&txn.failure) {
                     prop_assert!(outcome.is_err(), "a double change was accepted: {:?}", txn);
@@ -184,7 +184,7 @@ proptest! {
         prop_assert_eq!(store.revision(), model.rev);
         prop_assert_eq!(store.len(), model.keys.len());
         for (key, (value, create, modr, version)) in &model.keys {
-            let e = store.get(key).expect("valid").expect("present");
+            let e = store.get(key, 0).expect("valid").expect("present");
             prop_assert_eq!((e.value(), e.create_rev(), e.mod_rev(), e.version()), (value.as_slice(), *create, *modr, *version));
         }
     }

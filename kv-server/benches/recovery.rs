@@ -49,8 +49,10 @@ fn write_data_dir(path: &Path, snapshot: bool) {
     let mut buf = Vec::new();
     let value = vec![b'v'; VALUE_BYTES];
     for first in (0..KEYS).step_by(1000) {
-        let batch =
-            writer.prepare((first..first + 1000).map(|i| Command::set(key_name(i), value.clone())));
+        let batch = writer.prepare(
+            (first..first + 1000).map(|i| Command::set(key_name(i), value.clone())),
+            0,
+        );
         buf.clear();
         encode_changes(&batch.changes, &mut buf);
         segment.append(&buf).expect("append");

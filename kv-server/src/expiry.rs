@@ -17,8 +17,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kv_core::entry::now_ms;
 use log::error;
+
+use crate::clock::now_ms;
 
 /// A deadline: `(expires_at, mod_rev, key)`.
 type Deadline = (u64, u64, Arc<str>);

@@ -19,11 +19,11 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_core::Stream;
 use kv_core::api::{key_from_path, parse_ttl, DeleteResponse, ErrorBody, KvEntry, PutResponse};
 use kv_core::command::Condition;
-use kv_core::entry::now_ms;
 use kv_core::Entry;
 use serde::Deserialize;
 
 use crate::auth::{Principal, Right};
+use crate::clock::now_ms;
 use crate::error::ServerError;
 use crate::handlers::REVISION_HEADER;
 use crate::startup::Ready;

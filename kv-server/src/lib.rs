@@ -25,6 +25,7 @@
 //!   the HTTP layer sees them (JSON refusals), socket tuning for handlers.
 //! - [`request_head`]: the rules a request head must meet.
 //! - [`chunked_body`]: where a chunked request body ends.
+//! - [`clock`]: the wall clock (kv-core reads none).
 //! - [`tls`]: loading the certificate and key for HTTPS.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
@@ -40,6 +41,7 @@
 pub mod auth;
 pub mod body_stream;
 pub mod chunked_body;
+pub mod clock;
 pub mod commit_log;
 pub mod config;
 pub mod conn_gate;

@@ -25,6 +25,7 @@ use kv_pubsub::Feed;
 use log::{debug, error, info};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::clock::now_ms;
 use crate::commit_log::CommitLog;
 use crate::error::ServerError;
 use crate::expiry::ExpiryQueue;
@@ -319,7 +320,7 @@ fn commit(
     replies: &mut Vec<oneshot::Sender<Reply>>,
 ) {
     debug!("committing a batch of {}", commands.len());
-    let batch = writer.prepare(commands.drain(..));
+    let batch = writer.prepare(commands.drain(..), now_ms());
     let durable = log.commit(&batch);
     if let Err(e) = &durable {
         error!(
@@ -466,7 +467,7 @@ mod tests {
                 .expect("committed");
         assert_eq!(outcome, Outcome::Set { rev: 2, prev: None });
         // The dropped request's write is committed all the same.
-        assert!(store.get("a").expect("valid").is_some());
+        assert!(store.get("a", now_ms()).expect("valid").is_some());
         block_on(pipeline.shutdown());
         assert!(matches!(
             block_on(pipeline.submit(Command::rm("a"))),
@@ -483,7 +484,7 @@ mod tests {
             matches!(result, Err(ServerError::StorageFailed(_))),
             "{result:?}"
         );
-        assert_eq!(store.get("k"), Ok(None));
+        assert_eq!(store.get("k", now_ms()), Ok(None));
         assert_eq!(store.revision(), 0);
         block_on(pipeline.shutdown());
     }

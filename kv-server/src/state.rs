@@ -9,7 +9,6 @@ use kv_core::api::{
     RmRequest, RmResponse, SetRequest, SetResponse,
 };
 use kv_core::command::Condition;
-use kv_core::entry::now_ms;
 use kv_core::listing::{ListPage, ListQuery};
 use kv_core::txn::{Txn, TxnResult};
 use kv_core::value_text::to_text;
@@ -18,6 +17,7 @@ use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
 use log::{info, warn};
 
 use crate::body_stream::{body_channel, BodyStream};
+use crate::clock::now_ms;
 use crate::commit_log::{CommitLog, MemoryOnly};
 use crate::config::Config;
 use crate::error::ServerError;
@@ -241,7 +241,7 @@ impl AppState {
     ///
     /// Invalid key.
     pub fn get(&self, key: &str) -> Result<GetResponse, ServerError> {
-        let entry = self.store.get(key)?;
+        let entry = self.store.get(key, now_ms())?;
         let (inserted_val, encoding) = value_text(entry.as_ref());
         Ok(GetResponse {
             found: entry.is_some(),
@@ -257,7 +257,7 @@ impl AppState {
     ///
     /// Invalid key.
     pub fn entry(&self, key: &str) -> Result<(Option<Entry>, u64), ServerError> {
-        let entry = self.store.get(key)?;
+        let entry = self.store.get(key, now_ms())?;
         // The writer makes a batch's entries visible before it advances the
         // revision: never report a revision older than the value returned.
         let rev = self
@@ -326,7 +326,7 @@ impl AppState {
     /// `GET /v1/kv?prefix=`: one page of keys, in order.
     pub fn list(&self, mut query: ListQuery) -> ListPage {
         query.max_bytes = self.list_max_bytes;
-        self.store.list(&query)
+        self.store.list(&query, now_ms())
     }
 
     /// `DELETE /v1/kv?prefix=`: removes every key under `prefix` at one

@@ -20,11 +20,11 @@ use base64::Engine as _;
 use kv_core::api::{
     ErrorBody, KvEntry, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse,
 };
-use kv_core::entry::now_ms;
 use kv_core::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp, TxnResult};
 use serde_json::{Map, Value};
 
 use crate::auth::{Principal, Right};
+use crate::clock::now_ms;
 use crate::error::ServerError;
 use crate::startup::Ready;
 

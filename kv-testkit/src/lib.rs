@@ -10,6 +10,7 @@
 //! - [`nats`]: [`NatsServer`], a real `nats-server` on a free port.
 //! - [`rng`]: [`Lcg`], deterministic pseudo-randomness for workloads.
 //! - [`tls`]: [`tls::TestCa`], a private CA and server certificate as PEM files.
+//! - [`now_ms`]: the wall clock, for expiries.
 #![deny(missing_docs)]
 
 pub mod haproxy;
@@ -23,3 +24,10 @@ pub use haproxy::Haproxy;
 pub use nats::NatsServer;
 pub use rng::Lcg;
 pub use server::{cargo_bin, TestServer};
+
+/// Milliseconds since the Unix epoch, now: for tests that set expiries.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -60,7 +60,7 @@ fn commit_all(
     let mut states = vec![Model::new()];
     let mut model = Model::new();
     for commands in batches {
-        let batch = writer.prepare(commands);
+        let batch = writer.prepare(commands, 0);
         log.commit(&batch).expect("commit");
         writer.apply(&batch);
         for change in &batch.changes {

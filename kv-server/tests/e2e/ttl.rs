@@ -13,8 +13,8 @@ use kv_client::watch::{WatchItem, WatchParams};
 use kv_client::KvClient;
 use kv_core::api::{key_path, WatchEvent};
 use kv_core::command::Condition;
-use kv_core::entry::now_ms;
 use kv_testkit::http::agent;
+use kv_testkit::now_ms;
 use kv_testkit::{http, Lcg, TestServer};
 use serde_json::{json, Value};
 
