@@ -47,137 +47,40 @@ pub struct Cli {
 #[derive(Debug, StructOpt)]
 pub enum CliCommand {
     /// Print the value of KEY (exit 1 if it does not exist).
-    Get {
-        /// The key.
-        key: String,
-        /// Print the entry with its metadata (JSON), from the /v1 API.
-        #[structopt(long)]
-        meta: bool,
-        /// Print only the revision of the key's last write.
-        #[structopt(long, conflicts_with = "meta")]
-        rev: bool,
-    },
+    Get(GetArgs),
     /// Store VALUE under KEY through the /v1 API: any bytes, read from stdin
     /// when VALUE is `-` or missing.
-    Put {
-        /// The key.
-        key: String,
-        /// The value; `-` or nothing reads stdin.
-        value: Option<String>,
-        /// Only if the key's last write was at this revision (compare-and-set).
-        #[structopt(long)]
-        if_rev: Option<u64>,
-        /// Only if the key does not exist yet.
-        #[structopt(long, conflicts_with = "if-rev")]
-        create: bool,
-        /// The value's media type, returned by GET.
-        #[structopt(long)]
-        content_type: Option<String>,
-        /// Time to live: 1500ms, 30s, 5m, 2h, 1d.
-        #[structopt(long)]
-        ttl: Option<String>,
-    },
+    Put(PutArgs),
     /// Delete KEY through the /v1 API (exit 1 if it does not exist), or
     /// every key under --prefix.
-    Del {
-        /// The key (omit with --prefix).
-        #[structopt(required_unless = "prefix", conflicts_with = "prefix")]
-        key: Option<String>,
-        /// Only if the key's last write was at this revision.
-        #[structopt(long, conflicts_with = "prefix")]
-        if_rev: Option<u64>,
-        /// Delete every key starting with this (all keys with --all).
-        #[structopt(long)]
-        prefix: Option<String>,
-        /// With an empty --prefix: really delete every key.
-        #[structopt(long)]
-        all: bool,
-    },
+    Del(DelArgs),
     /// List keys in order (following the server's pages to the end): one
     /// `KEY<TAB>VALUE` per line, or keys alone with --keys-only.
-    List {
-        /// Only keys starting with this.
-        #[structopt(long, default_value = "")]
-        prefix: String,
-        /// Print keys only.
-        #[structopt(long)]
-        keys_only: bool,
-        /// Stop after this many keys.
-        #[structopt(long)]
-        limit: Option<usize>,
-    },
+    List(ListArgs),
     /// Run a transaction given as JSON in FILE (`-` for stdin); exit 0 when
     /// its comparisons held, 7 when the failure branch ran.
-    Txn {
-        /// The JSON file, or `-`.
-        #[structopt(parse(from_os_str))]
-        file: std::path::PathBuf,
-    },
+    Txn(TxnArgs),
     /// Store VAL under KEY.
-    Set {
-        /// The key.
-        key: String,
-        /// The value.
-        val: String,
-    },
+    Set(SetArgs),
     /// Remove KEY (exit 1 if it did not exist).
-    Rm {
-        /// The key.
-        key: String,
-    },
+    Rm(RmArgs),
     /// Print every change as it happens: `Set: {key: K, val: V}` and
     /// `Remove: {key: K}` (one JSON event per line with --json). Streams from
     /// the server, reconnecting and resuming by itself; --nats reads NATS
     /// instead.
-    Sub {
-        /// Only keys with this prefix.
-        #[structopt(long)]
-        prefix: Option<String>,
-        /// Only this key.
-        #[structopt(long)]
-        key: Option<String>,
-        /// Start at this revision (inclusive) instead of now.
-        #[structopt(long)]
-        from_rev: Option<u64>,
-        /// Read the NATS subjects at this URL instead of the server.
-        #[structopt(long, env = "KVSTORE_NATS_HOST")]
-        nats: Option<String>,
-        /// Prefix of the NATS subjects.
-        #[structopt(long, default_value = "")]
-        subject_prefix: String,
-        /// With --nats: replay this JetStream stream from its start, then
-        /// follow it.
-        #[structopt(long)]
-        stream: Option<String>,
-    },
+    Sub(SubArgs),
     /// Write every key (under --prefix) to stdout as NDJSON, one
     /// `{"key", "value", ...}` object per line, in key order.
-    Export {
-        /// Only keys starting with this.
-        #[structopt(long, default_value = "")]
-        prefix: String,
-    },
+    Export(ExportArgs),
     /// Store every key of an NDJSON export (FILE, or `-` for stdin), in
     /// transactions of 100.
-    Import {
-        /// The export file, or `-`.
-        #[structopt(parse(from_os_str))]
-        file: std::path::PathBuf,
-    },
+    Import(ImportArgs),
     /// Print a shell completion script: bash, zsh, fish, powershell or
     /// elvish (for example `client completions bash > /etc/bash_completion.d/client`).
-    Completions {
-        /// The shell.
-        #[structopt(possible_values = &["bash", "zsh", "fish", "powershell", "elvish"])]
-        shell: String,
-    },
+    Completions(CompletionsArgs),
     /// Save a consistent backup of the whole store to FILE (restore it with
     /// `server restore --from FILE --data-dir DIR`).
-    Backup {
-        /// Where to write it; written to FILE.partial first, then renamed.
-        #[structopt(parse(from_os_str))]
-        file: std::path::PathBuf,
-    },
+    Backup(BackupArgs),
     /// Load the server from many connections and print requests/s and
     /// latency percentiles (p50, p90, p99, p99.9, max), like
     /// redis-benchmark. Keys are `bench:00000000` and up. A progress line
@@ -185,6 +88,151 @@ pub enum CliCommand {
     /// when any failed (the report counts them by kind), 3 when the server
     /// cannot be reached at the start.
     Bench(BenchArgs),
+}
+
+/// The options of `client get`.
+#[derive(Debug, StructOpt)]
+pub struct GetArgs {
+    /// The key.
+    pub key: String,
+    /// Print the entry with its metadata (JSON), from the /v1 API.
+    #[structopt(long)]
+    pub meta: bool,
+    /// Print only the revision of the key's last write.
+    #[structopt(long, conflicts_with = "meta")]
+    pub rev: bool,
+}
+
+/// The options of `client put`.
+#[derive(Debug, StructOpt)]
+pub struct PutArgs {
+    /// The key.
+    pub key: String,
+    /// The value; `-` or nothing reads stdin.
+    pub value: Option<String>,
+    /// Only if the key's last write was at this revision (compare-and-set).
+    #[structopt(long)]
+    pub if_rev: Option<u64>,
+    /// Only if the key does not exist yet.
+    #[structopt(long, conflicts_with = "if-rev")]
+    pub create: bool,
+    /// The value's media type, returned by GET.
+    #[structopt(long)]
+    pub content_type: Option<String>,
+    /// Time to live: 1500ms, 30s, 5m, 2h, 1d.
+    #[structopt(long)]
+    pub ttl: Option<String>,
+}
+
+/// The options of `client del`.
+#[derive(Debug, StructOpt)]
+pub struct DelArgs {
+    /// The key (omit with --prefix).
+    #[structopt(required_unless = "prefix", conflicts_with = "prefix")]
+    pub key: Option<String>,
+    /// Only if the key's last write was at this revision.
+    #[structopt(long, conflicts_with = "prefix")]
+    pub if_rev: Option<u64>,
+    /// Delete every key starting with this (all keys with --all).
+    #[structopt(long)]
+    pub prefix: Option<String>,
+    /// With an empty --prefix: really delete every key.
+    #[structopt(long)]
+    pub all: bool,
+}
+
+/// The options of `client list`.
+#[derive(Debug, StructOpt)]
+pub struct ListArgs {
+    /// Only keys starting with this.
+    #[structopt(long, default_value = "")]
+    pub prefix: String,
+    /// Print keys only.
+    #[structopt(long)]
+    pub keys_only: bool,
+    /// Stop after this many keys.
+    #[structopt(long)]
+    pub limit: Option<usize>,
+}
+
+/// The options of `client txn`.
+#[derive(Debug, StructOpt)]
+pub struct TxnArgs {
+    /// The JSON file, or `-`.
+    #[structopt(parse(from_os_str))]
+    pub file: std::path::PathBuf,
+}
+
+/// The options of `client set`.
+#[derive(Debug, StructOpt)]
+pub struct SetArgs {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub val: String,
+}
+
+/// The options of `client rm`.
+#[derive(Debug, StructOpt)]
+pub struct RmArgs {
+    /// The key.
+    pub key: String,
+}
+
+/// The options of `client sub`.
+#[derive(Debug, StructOpt)]
+pub struct SubArgs {
+    /// Only keys with this prefix.
+    #[structopt(long)]
+    pub prefix: Option<String>,
+    /// Only this key.
+    #[structopt(long)]
+    pub key: Option<String>,
+    /// Start at this revision (inclusive) instead of now.
+    #[structopt(long)]
+    pub from_rev: Option<u64>,
+    /// Read the NATS subjects at this URL instead of the server.
+    #[structopt(long, env = "KVSTORE_NATS_HOST")]
+    pub nats: Option<String>,
+    /// Prefix of the NATS subjects.
+    #[structopt(long, default_value = "")]
+    pub subject_prefix: String,
+    /// With --nats: replay this JetStream stream from its start, then
+    /// follow it.
+    #[structopt(long)]
+    pub stream: Option<String>,
+}
+
+/// The options of `client export`.
+#[derive(Debug, StructOpt)]
+pub struct ExportArgs {
+    /// Only keys starting with this.
+    #[structopt(long, default_value = "")]
+    pub prefix: String,
+}
+
+/// The options of `client import`.
+#[derive(Debug, StructOpt)]
+pub struct ImportArgs {
+    /// The export file, or `-`.
+    #[structopt(parse(from_os_str))]
+    pub file: std::path::PathBuf,
+}
+
+/// The options of `client completions`.
+#[derive(Debug, StructOpt)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[structopt(possible_values = &["bash", "zsh", "fish", "powershell", "elvish"])]
+    pub shell: String,
+}
+
+/// The options of `client backup`.
+#[derive(Debug, StructOpt)]
+pub struct BackupArgs {
+    /// Where to write it; written to FILE.partial first, then renamed.
+    #[structopt(parse(from_os_str))]
+    pub file: std::path::PathBuf,
 }
 
 /// The options of `client bench`.

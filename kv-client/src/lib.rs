@@ -17,19 +17,19 @@
 //!   an error answer.
 //! - [`watch`]: reading the watch stream (Server-Sent Events).
 //! - [`cli`]: the command-line options (the only file that uses structopt).
-//! - [`commands`]: runs a parsed command line and prints its result;
-//!   `subscribe` (private) is its `sub` loop, `transfer` its export and
-//!   import.
-//! - [`bench`](mod@bench): `client bench`, the load generator and its report.
+//! - [`cmd`]: runs a parsed command line and prints its result, one file
+//!   per subcommand.
+//! - [`exit`]: exit codes, and which failure gets which.
+//! - [`bench`](mod@bench): `client bench`, the load generator and its report
+//!   (with its own HTTP transport, there for measured speed).
 #![deny(missing_docs)]
 
 pub mod bench;
 pub mod cli;
 pub mod client;
-pub mod commands;
+pub mod cmd;
 pub mod error;
-mod subscribe;
-mod transfer;
+pub mod exit;
 pub mod watch;
 
 pub use client::{ClientOptions, KvClient};

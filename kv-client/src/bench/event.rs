@@ -25,13 +25,13 @@ use crate::client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 /// The event-driven engine.
 #[derive(Debug)]
 pub(crate) struct Event {
-    shared: Arc<Shared>,
+    target: Arc<Target>,
     threads: usize,
 }
 
-/// What every connection of the engine uses.
+/// The server every connection of the engine talks to, and what it sends.
 #[derive(Debug)]
-struct Shared {
+struct Target {
     /// The server's addresses, looked up once; connections try them in
     /// order.
     addrs: Vec<SocketAddr>,
@@ -58,7 +58,7 @@ impl Event {
             return Err(format!("{authority} resolves to no address"));
         }
         Ok(Event {
-            shared: Arc::new(Shared {
+            target: Arc::new(Target {
                 addrs,
                 requests: Requests::new(authority, token)?,
             }),
@@ -92,7 +92,7 @@ impl Engine for Event {
         let opened = runtime.block_on(async {
             let mut opening = JoinSet::new();
             for _ in 0..connections {
-                opening.spawn(Connection::open(self.shared.clone()));
+                opening.spawn(Connection::open(self.target.clone()));
             }
             opening.join_all().await
         });
@@ -114,7 +114,7 @@ impl Engine for Event {
 
 /// One keep-alive connection and the buffers it reuses.
 struct Connection {
-    shared: Arc<Shared>,
+    target: Arc<Target>,
     /// `None` until connected, and after the server closed it or a request
     /// failed on it.
     stream: Option<TcpStream>,
@@ -130,10 +130,10 @@ struct Connection {
 impl Connection {
     /// A connection, connected if the server can be reached (a request
     /// retries otherwise, and counts the failure).
-    async fn open(shared: Arc<Shared>) -> Self {
-        let stream = connect(&shared.addrs).await.ok();
+    async fn open(target: Arc<Target>) -> Self {
+        let stream = connect(&target.addrs).await.ok();
         Connection {
-            shared,
+            target,
             stream,
             request: Vec::with_capacity(512),
             body: Vec::new(),
@@ -156,17 +156,17 @@ impl Connection {
     /// Sends `op` on `key` and reads the whole answer.
     async fn send(&mut self, plan: &Plan, op: Op, key: u64) -> Result<Answer, Fault> {
         let Connection {
-            shared,
+            target,
             stream,
             request,
             body,
             read,
             answer,
         } = self;
-        let sent = shared.requests.write(request, plan, op, key, body);
+        let sent = target.requests.write(request, plan, op, key, body);
         let socket = match stream {
             Some(socket) => socket,
-            None => stream.insert(connect(&shared.addrs).await?),
+            None => stream.insert(connect(&target.addrs).await?),
         };
         let exchange = async {
             socket

@@ -4,14 +4,15 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use kv_client::cli::{self, Parsed};
-use kv_client::commands::{self, EXIT_USAGE};
+use kv_client::cmd;
+use kv_client::exit::EXIT_USAGE;
 
 fn main() -> ExitCode {
     match cli::parse() {
         Parsed::Run(cli) => {
             let stdout = std::io::stdout();
             let terminal = stdout.is_terminal();
-            commands::run(*cli, &mut stdout.lock(), &mut std::io::stderr(), terminal)
+            cmd::run(*cli, &mut stdout.lock(), &mut std::io::stderr(), terminal)
         }
         Parsed::Info(text) => {
             // A closed pipe (`client --help | head`) is not an error.

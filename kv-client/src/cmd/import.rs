@@ -1,64 +1,43 @@
-//! `client export` and `client import`: every key as one JSON line
-//! (NDJSON, [`ExportRecord`]), with a progress bar on a terminal.
+//! `client import FILE|-`: store every key of an NDJSON export, in
+//! transactions, with a progress bar on a terminal.
 
-use std::io::{BufRead, Write};
+use std::fs::File;
+use std::io::BufRead;
 
-use indicatif::{ProgressBar, ProgressStyle};
-use kv_core::api::{ExportRecord, MAX_LIST_LIMIT};
+use kv_core::api::ExportRecord;
 use serde_json::json;
 
+use crate::cli::ImportArgs;
 use crate::client::KvClient;
-use crate::commands::Failure;
+use crate::cmd::output::{print_json, progress};
+use crate::cmd::Io;
 use crate::error::ClientError;
+use crate::exit::{Failure, EXIT_OK};
 
 /// Puts per transaction when importing (under the server's default
 /// limit of 128 operations).
 pub const IMPORT_BATCH: usize = 100;
 
-fn progress(what: &'static str) -> ProgressBar {
-    // Draws on stderr only when it is a terminal.
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} keys {msg} ({per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(what);
-    bar
-}
-
-/// Writes every key under `prefix` to `out`, one JSON object per line, in
-/// key order; returns how many.
-///
-/// # Errors
-///
-/// The server failed or `out` could not be written.
-pub(crate) fn export(client: &KvClient, prefix: &str, out: &mut dyn Write) -> Result<u64, Failure> {
-    let bar = progress("exported");
-    let mut start_after: Option<String> = None;
-    let mut count = 0;
-    loop {
-        let page = client.list(prefix, start_after.as_deref(), Some(MAX_LIST_LIMIT), false)?;
-        for entry in page.entries {
-            let record = ExportRecord {
-                key: entry.key,
-                value: entry.value.unwrap_or_default(),
-                encoding: entry.encoding.filter(|e| e != "utf8"),
-                content_type: entry.content_type,
-                expires_at: entry.expires_at,
-            };
-            serde_json::to_writer(&mut *out, &record).map_err(std::io::Error::from)?;
-            writeln!(out)?;
-            count += 1;
-        }
-        bar.set_position(count);
-        match page.next {
-            Some(next) => start_after = Some(next),
-            None => break,
-        }
+/// Imports the file (or stdin) and says how many keys were stored.
+pub(crate) fn run(client: &KvClient, args: &ImportArgs, io: &mut Io<'_>) -> Result<u8, Failure> {
+    let file = &args.file;
+    let (stored, expired) = if file.as_os_str() == "-" {
+        import(client, &mut std::io::stdin().lock())?
+    } else {
+        let file = File::open(file).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot open {}: {e}", file.display()))
+        })?;
+        import(client, &mut std::io::BufReader::new(file))?
+    };
+    if io.printer.json {
+        print_json(io.out, &json!({"imported": stored, "expired": expired}))?;
+    } else {
+        writeln!(
+            io.out,
+            "imported {stored} keys ({expired} already expired, skipped)"
+        )?;
     }
-    out.flush()?;
-    bar.finish_and_clear();
-    Ok(count)
+    Ok(EXIT_OK)
 }
 
 /// Reads NDJSON records from `input` and stores them in transactions of
@@ -68,7 +47,7 @@ pub(crate) fn export(client: &KvClient, prefix: &str, out: &mut dyn Write) -> Re
 /// # Errors
 ///
 /// A line that is not a record (naming its number), or a server failure.
-pub(crate) fn import(client: &KvClient, input: &mut dyn BufRead) -> Result<(u64, u64), Failure> {
+fn import(client: &KvClient, input: &mut dyn BufRead) -> Result<(u64, u64), Failure> {
     let bar = progress("imported");
     let mut batch = Vec::with_capacity(IMPORT_BATCH);
     let (mut stored, mut expired) = (0, 0);

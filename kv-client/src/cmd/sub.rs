@@ -7,9 +7,11 @@ use std::time::Duration;
 use kv_core::api::WatchEvent;
 use kv_pubsub::nats::{subscribe, NatsConfig};
 
+use crate::cli::SubArgs;
 use crate::client::KvClient;
-use crate::commands::{Failure, EXIT_OK};
+use crate::cmd::Io;
 use crate::error::ClientError;
+use crate::exit::{Failure, EXIT_OK};
 use crate::watch::{WatchItem, WatchParams};
 
 /// Longest wait between reconnection attempts.
@@ -17,13 +19,33 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// First wait between reconnection attempts.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Prints every change from the server, or with `--nats` from NATS.
+pub(crate) fn run(client: &KvClient, args: SubArgs, io: &mut Io<'_>) -> Result<u8, Failure> {
+    let filter = SubFilter {
+        key: args.key,
+        prefix: args.prefix,
+    };
+    let json = io.printer.json;
+    match args.nats {
+        Some(url) => {
+            let config = NatsConfig {
+                url,
+                subject_prefix: args.subject_prefix,
+                stream: args.stream,
+            };
+            from_nats(&config, &filter, json, io.out)
+        }
+        None => from_server(client, &filter, args.from_rev, json, io.out, io.err),
+    }
+}
+
 /// Which keys `sub` prints.
 #[derive(Debug, Clone, Default)]
-pub struct SubFilter {
+struct SubFilter {
     /// Only this key.
-    pub key: Option<String>,
+    key: Option<String>,
     /// Only keys with this prefix.
-    pub prefix: Option<String>,
+    prefix: Option<String>,
 }
 
 impl SubFilter {
@@ -41,7 +63,7 @@ impl SubFilter {
 ///
 /// [`ClientError::Gone`] when the server no longer has the revisions
 /// needed to resume; any other error answer from the server.
-pub(crate) fn from_server(
+fn from_server(
     client: &KvClient,
     filter: &SubFilter,
     from_rev: Option<u64>,
@@ -158,7 +180,7 @@ struct Partial {
 /// # Errors
 ///
 /// NATS cannot be reached.
-pub(crate) fn from_nats(
+fn from_nats(
     config: &NatsConfig,
     filter: &SubFilter,
     json: bool,
