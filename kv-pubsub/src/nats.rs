@@ -201,7 +201,7 @@ fn connect(config: &NatsConfig, shared: &Arc<Shared>) -> std::io::Result<nats::C
         .connect(config.url.as_str())
 }
 
-fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
+fn publish_loop(config: NatsConfig, cursor: Cursor, shared: Arc<Shared>) {
     let conn = match connect(&config, &shared) {
         Ok(conn) => conn,
         Err(e) => {
@@ -217,67 +217,117 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
         .connected
         .store(conn.flush_timeout(FLUSH_TIMEOUT).is_ok(), Ordering::Relaxed);
     info!("NATS at {}: publishing changes", config.url);
-    let mut stream_ready = config.stream.is_none();
-    let mut confirmed = cursor.next_rev();
-    let record = |confirmed: u64| {
-        shared
-            .confirmed_rev
-            .store(confirmed.saturating_sub(1), Ordering::Relaxed);
+    let mut publisher = Publisher {
+        stream_ready: config.stream.is_none(),
+        confirmed: cursor.next_rev(),
+        config,
+        conn,
+        cursor,
+        shared,
     };
-    record(confirmed);
+    publisher.record_confirmed();
     let mut events = Vec::with_capacity(PUBLISH_BATCH);
     loop {
         events.clear();
-        match cursor.read(PUBLISH_BATCH, usize::MAX, &mut events) {
-            Ok(()) => {}
+        if !publisher.read(&mut events) {
+            return;
+        }
+        if events.is_empty() {
+            if publisher.shared.stop.load(Ordering::Acquire) {
+                break;
+            }
+            publisher.cursor.wait(Duration::from_millis(250));
+            continue;
+        }
+        publisher.ensure_stream();
+        if !publisher.publish(&events) {
+            return;
+        }
+    }
+    let _ = publisher.conn.flush_timeout(FLUSH_TIMEOUT);
+}
+
+/// The publisher thread's state.
+struct Publisher {
+    config: NatsConfig,
+    conn: nats::Connection,
+    cursor: Cursor,
+    shared: Arc<Shared>,
+    /// Whether the JetStream stream exists (or none is configured).
+    stream_ready: bool,
+    /// The first revision not yet confirmed by a flush.
+    confirmed: u64,
+}
+
+impl Publisher {
+    fn record_confirmed(&self) {
+        self.shared
+            .confirmed_rev
+            .store(self.confirmed.saturating_sub(1), Ordering::Relaxed);
+    }
+
+    /// Reads the next events into `events`, skipping (and counting) what
+    /// left the ring during an outage; `false` on an error that ends the
+    /// thread.
+    fn read(&mut self, events: &mut Vec<Arc<Event>>) -> bool {
+        match self.cursor.read(PUBLISH_BATCH, usize::MAX, events) {
+            Ok(()) => true,
             Err(FeedError::Gone { requested, oldest }) => {
                 let skipped = oldest - requested;
-                shared.skipped.fetch_add(skipped, Ordering::Relaxed);
+                self.shared.skipped.fetch_add(skipped, Ordering::Relaxed);
                 error!(
                     "NATS at {}: revisions {requested} to {} were not published: the outage \
                      outlasted the feed's ring ({skipped} revisions skipped)",
-                    config.url,
+                    self.config.url,
                     oldest - 1
                 );
-                let _ = cursor.seek(oldest);
-                confirmed = oldest;
-                record(confirmed);
-                continue;
+                let _ = self.cursor.seek(oldest);
+                self.confirmed = oldest;
+                self.record_confirmed();
+                true
             }
             Err(e) => {
                 error!("NATS publisher: {e}");
-                return;
+                false
             }
         }
-        if events.is_empty() {
-            if shared.stop.load(Ordering::Acquire) {
-                break;
-            }
-            cursor.wait(Duration::from_millis(250));
-            continue;
+    }
+
+    /// Creates the JetStream stream, once, if one is configured.
+    fn ensure_stream(&mut self) {
+        if self.stream_ready {
+            return;
         }
-        if !stream_ready {
-            if let Some(name) = &config.stream {
-                match ensure_stream(&conn, &config, name) {
-                    Ok(()) => {
-                        info!("NATS at {}: JetStream stream {name} is ready", config.url);
-                        stream_ready = true;
-                    }
-                    Err(e) => warn!(
-                        "NATS at {}: cannot create JetStream stream {name}: {e}",
-                        config.url
-                    ),
-                }
+        let Some(name) = &self.config.stream else {
+            return;
+        };
+        match ensure_stream(&self.conn, &self.config, name) {
+            Ok(()) => {
+                info!(
+                    "NATS at {}: JetStream stream {name} is ready",
+                    self.config.url
+                );
+                self.stream_ready = true;
             }
+            Err(e) => warn!(
+                "NATS at {}: cannot create JetStream stream {name}: {e}",
+                self.config.url
+            ),
         }
-        let epoch = shared.connection_changes.load(Ordering::Acquire);
+    }
+
+    /// Publishes `events` and confirms them with a flush; on failure,
+    /// rewinds to the first unconfirmed revision to resend once NATS is
+    /// back. `false` when stopping with revisions unconfirmed.
+    fn publish(&mut self, events: &[Arc<Event>]) -> bool {
+        let epoch = self.shared.connection_changes.load(Ordering::Acquire);
         let sent = events
             .iter()
-            .try_for_each(|event| send(&conn, &config, &cursor, event));
+            .try_for_each(|event| send(&self.conn, &self.config, &self.cursor, event));
         let confirmed_by_flush = sent
-            .and_then(|()| conn.flush_timeout(FLUSH_TIMEOUT))
+            .and_then(|()| self.conn.flush_timeout(FLUSH_TIMEOUT))
             .and_then(|()| {
-                if shared.connection_changes.load(Ordering::Acquire) == epoch {
+                if self.shared.connection_changes.load(Ordering::Acquire) == epoch {
                     Ok(())
                 } else {
                     Err(std::io::Error::other(
@@ -285,33 +335,30 @@ fn publish_loop(config: NatsConfig, mut cursor: Cursor, shared: Arc<Shared>) {
                     ))
                 }
             });
-        match confirmed_by_flush {
-            Ok(()) => {
-                confirmed = cursor.next_rev();
-                record(confirmed);
-                shared.connected.store(true, Ordering::Relaxed);
-            }
-            Err(e) => {
-                if shared.connected.swap(false, Ordering::Relaxed) {
-                    warn!(
-                        "NATS at {}: publishing failed ({e}); resending from revision {confirmed} once it is back",
-                        config.url
-                    );
-                }
-                if shared.stop.load(Ordering::Acquire) {
-                    warn!(
-                        "NATS at {}: stopping with revisions from {confirmed} unconfirmed: {e}",
-                        config.url
-                    );
-                    return;
-                }
-                // Resend everything not confirmed once NATS is back.
-                let _ = cursor.seek(confirmed);
-                std::thread::sleep(RETRY_PAUSE);
-            }
+        let Err(e) = confirmed_by_flush else {
+            self.confirmed = self.cursor.next_rev();
+            self.record_confirmed();
+            self.shared.connected.store(true, Ordering::Relaxed);
+            return true;
+        };
+        if self.shared.connected.swap(false, Ordering::Relaxed) {
+            warn!(
+                "NATS at {}: publishing failed ({e}); resending from revision {} once it is back",
+                self.config.url, self.confirmed
+            );
         }
+        if self.shared.stop.load(Ordering::Acquire) {
+            warn!(
+                "NATS at {}: stopping with revisions from {} unconfirmed: {e}",
+                self.config.url, self.confirmed
+            );
+            return false;
+        }
+        // Resend everything not confirmed once NATS is back.
+        let _ = self.cursor.seek(self.confirmed);
+        std::thread::sleep(RETRY_PAUSE);
+        true
     }
-    let _ = conn.flush_timeout(FLUSH_TIMEOUT);
 }
 
 fn send(

@@ -42,10 +42,46 @@ pub fn recover(dir: &DataDir, writer: &mut StoreWriter, repair: bool) -> Result<
     dir.remove_leftovers()?;
     let snapshot = load_newest_snapshot(dir, writer, repair)?;
     let start_rev = snapshot.map_or(0, |s| s.start_rev);
-
     let mut segments = dir.segments()?;
-    // Segments wholly before the snapshot are leftovers of a compaction
-    // that stopped before deleting them.
+    remove_covered(&mut segments, start_rev)?;
+    let mut replay = Replay {
+        dir,
+        writer,
+        repair,
+        start_rev,
+        next_rev: start_rev + 1,
+        replayed: 0,
+        kept: Vec::new(),
+    };
+    let mut index = 0;
+    while index < segments.len() && replay.segment(&mut segments, index)? {
+        index += 1;
+    }
+    let Replay {
+        replayed, mut kept, ..
+    } = replay;
+    let revision = writer.store().revision();
+    if let Some(s) = snapshot {
+        check_snapshot_reached(dir, s, revision, repair)?;
+    }
+    let log_bytes = kept.iter().map(|(_, _, len)| len).sum();
+    let segment = match kept.pop() {
+        Some((first_rev, path, len)) => SegmentWriter::open(&path, first_rev, len)
+            .map_err(StorageError::io(format!("cannot open {}", path.display())))?,
+        None => SegmentWriter::create(dir, revision + 1)
+            .map_err(StorageError::io("cannot create a log segment"))?,
+    };
+    Ok(Recovered {
+        segment,
+        log_bytes,
+        snapshot,
+        replayed,
+    })
+}
+
+/// Removes the segments wholly before the snapshot: leftovers of a
+/// compaction that stopped before deleting them.
+fn remove_covered(segments: &mut Vec<(u64, PathBuf)>, start_rev: u64) -> Result<()> {
     while segments.len() > 1 && segments[1].0 <= start_rev + 1 {
         let (_, path) = segments.remove(0);
         info!(
@@ -57,37 +93,78 @@ pub fn recover(dir: &DataDir, writer: &mut StoreWriter, repair: bool) -> Result<
             path.display()
         )))?;
     }
+    Ok(())
+}
 
-    let mut replayed = 0u64;
-    let mut next_rev = start_rev + 1;
-    let mut kept: Vec<(u64, PathBuf, u64)> = Vec::new();
-    let mut index = 0;
-    while index < segments.len() {
+/// The log must reach the revision the snapshot was taken up to.
+fn check_snapshot_reached(
+    dir: &DataDir,
+    snapshot: SnapshotInfo,
+    revision: u64,
+    repair: bool,
+) -> Result<()> {
+    if revision >= snapshot.end_rev {
+        return Ok(());
+    }
+    let detail = format!(
+        "the log ends at revision {revision} but the snapshot was taken up to revision {}",
+        snapshot.end_rev
+    );
+    if !repair {
+        return Err(corrupt(&dir.snapshot_path(snapshot.start_rev), 0, detail));
+    }
+    warn!("--repair: {detail}; continuing from revision {revision}");
+    Ok(())
+}
+
+/// Replaying the segments, one after the other.
+struct Replay<'a> {
+    dir: &'a DataDir,
+    writer: &'a mut StoreWriter,
+    repair: bool,
+    /// The snapshot's revision: records up to it are already loaded.
+    start_rev: u64,
+    /// The revision the next segment must start at.
+    next_rev: u64,
+    replayed: u64,
+    /// The segments kept: first revision, path, valid length.
+    kept: Vec<(u64, PathBuf, u64)>,
+}
+
+impl Replay<'_> {
+    /// Replays `segments[index]`, repairing or refusing damage; whether to
+    /// go on with the next one.
+    fn segment(&mut self, segments: &mut Vec<(u64, PathBuf)>, index: usize) -> Result<bool> {
         let (first_rev, path) = segments[index].clone();
-        let is_last = index + 1 == segments.len();
-        if first_rev > next_rev {
-            let detail = format!("revisions {next_rev} to {} are missing", first_rev - 1);
-            if !repair {
+        if first_rev > self.next_rev {
+            let detail = format!(
+                "revisions {} to {} are missing",
+                self.next_rev,
+                first_rev - 1
+            );
+            if !self.repair {
                 return Err(corrupt(&path, 0, detail));
             }
             warn!(
                 "{}: {detail}; --repair keeps the log up to revision {}",
                 path.display(),
-                next_rev - 1
+                self.next_rev - 1
             );
-            set_aside(dir, &segments[index..])?;
-            break;
+            set_aside(self.dir, &segments[index..])?;
+            return Ok(false);
         }
         let bytes =
             fs::read(&path).map_err(StorageError::io(format!("cannot read {}", path.display())))?;
         let mut last_rev = first_rev - 1;
+        let (start_rev, writer, replayed) = (self.start_rev, &mut *self.writer, &mut self.replayed);
         let end = scan(&bytes, first_rev, |record, _| {
             last_rev = record.rev;
             if record.rev > start_rev {
                 writer.replay(record);
-                replayed += 1;
+                *replayed += 1;
             }
         });
+        let is_last = index + 1 == segments.len();
         let valid_len = match end {
             ScanEnd::Clean => bytes.len() as u64,
             ScanEnd::ZeroTail { valid_len } => {
@@ -110,65 +187,57 @@ pub fn recover(dir: &DataDir, writer: &mut StoreWriter, repair: bool) -> Result<
                     ScanEnd::Corrupt { detail, .. } => detail,
                     _ => "a torn record in a segment that is not the last".into(),
                 };
-                if !repair {
-                    return Err(corrupt(&path, offset, detail));
-                }
-                let cut = &bytes[offset as usize..];
-                let kept_at = dir
-                    .keep_damaged(&path, offset, cut)
-                    .map_err(StorageError::io("cannot save the damaged bytes"))?;
-                warn!(
-                    "--repair: {} damaged at byte {offset} ({detail}); kept revisions up to \
-                     {last_rev}, moved {} bytes to {}",
-                    path.display(),
-                    cut.len(),
-                    kept_at.display()
-                );
-                truncate(&path, offset)?;
-                set_aside(dir, &segments[index + 1..])?;
+                self.cut_damage(&path, &bytes, offset, detail, last_rev)?;
+                set_aside(self.dir, &segments[index + 1..])?;
                 segments.truncate(index + 1);
                 offset
             }
         };
-        if valid_len < FILE_HEADER_LEN as u64 {
-            // Never held a record: drop it; a fresh segment is made below.
-            fs::remove_file(&path).map_err(StorageError::io(format!(
-                "cannot remove {}",
-                path.display()
-            )))?;
-        } else {
-            kept.push((first_rev, path, valid_len));
-        }
-        next_rev = last_rev + 1;
-        index += 1;
+        self.keep(first_rev, path, valid_len)?;
+        self.next_rev = last_rev + 1;
+        Ok(true)
     }
 
-    let revision = writer.store().revision();
-    if let Some(s) = snapshot {
-        if revision < s.end_rev {
-            let detail = format!(
-                "the log ends at revision {revision} but the snapshot was taken up to revision {}",
-                s.end_rev
-            );
-            if !repair {
-                return Err(corrupt(&dir.snapshot_path(s.start_rev), 0, detail));
-            }
-            warn!("--repair: {detail}; continuing from revision {revision}");
+    /// Damage at `offset`: refused, or with `repair` cut and kept in
+    /// `damaged/`.
+    fn cut_damage(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        offset: u64,
+        detail: String,
+        last_rev: u64,
+    ) -> Result<()> {
+        if !self.repair {
+            return Err(corrupt(path, offset, detail));
         }
+        let cut = &bytes[offset as usize..];
+        let kept_at = self
+            .dir
+            .keep_damaged(path, offset, cut)
+            .map_err(StorageError::io("cannot save the damaged bytes"))?;
+        warn!(
+            "--repair: {} damaged at byte {offset} ({detail}); kept revisions up to \
+             {last_rev}, moved {} bytes to {}",
+            path.display(),
+            cut.len(),
+            kept_at.display()
+        );
+        truncate(path, offset)
     }
-    let log_bytes = kept.iter().map(|(_, _, len)| len).sum();
-    let segment = match kept.pop() {
-        Some((first_rev, path, len)) => SegmentWriter::open(&path, first_rev, len)
-            .map_err(StorageError::io(format!("cannot open {}", path.display())))?,
-        None => SegmentWriter::create(dir, revision + 1)
-            .map_err(StorageError::io("cannot create a log segment"))?,
-    };
-    Ok(Recovered {
-        segment,
-        log_bytes,
-        snapshot,
-        replayed,
-    })
+
+    /// Keeps a segment of `valid_len` bytes, or removes it if it never held
+    /// a record (a fresh one is made after).
+    fn keep(&mut self, first_rev: u64, path: PathBuf, valid_len: u64) -> Result<()> {
+        if valid_len < FILE_HEADER_LEN as u64 {
+            return fs::remove_file(&path).map_err(StorageError::io(format!(
+                "cannot remove {}",
+                path.display()
+            )));
+        }
+        self.kept.push((first_rev, path, valid_len));
+        Ok(())
+    }
 }
 
 fn load_newest_snapshot(
