@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct SetRequest {
     /// The key to write.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub key: String,
     /// The value to store.
     pub val: String,
@@ -122,6 +123,7 @@ pub struct GetResponse {
 #[serde(deny_unknown_fields)]
 pub struct RmRequest {
     /// The key to remove.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub key: String,
 }
 

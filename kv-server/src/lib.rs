@@ -21,6 +21,8 @@
 //!   backup and restore.
 //! - [`metrics`]: `GET /metrics` and the middleware that counts requests.
 //! - [`openapi`]: `GET /openapi.json`, generated from the handlers.
+//! - [`api_schemas`]: the document's exact schemas of what the server reads,
+//!   named in the handlers' annotations.
 //! - [`request_head`]: the limit on a request's headers (431).
 //! - [`tls`]: loading the certificate and key for HTTPS.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
@@ -32,6 +34,7 @@
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
 #![deny(missing_docs)]
 
+pub mod api_schemas;
 pub mod auth;
 pub mod body_stream;
 pub mod commit_log;

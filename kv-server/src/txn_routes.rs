@@ -24,16 +24,19 @@ use kv_core::entry::now_ms;
 use kv_core::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp, TxnResult};
 use serde_json::{Map, Value};
 
+use crate::api_schemas::txn::TxnRequest;
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
 use crate::startup::Ready;
 
 /// `POST /v1/txn`.
 #[utoipa::path(post, path = "/v1/txn", tag = "kv",
-    request_body(content = Object, description = "compare, success, failure (see the module docs)"),
-    responses((status = 200, description = "Committed", body = TxnResponse), (status = 400, description = "Bad input", body = ErrorBody),
-        (status = 413, description = "Value too large", body = ErrorBody),
-        (status = 503, description = "Writes refused", body = ErrorBody)))]
+    request_body = TxnRequest,
+    responses((status = 200, description = "Committed", body = TxnResponse),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 413, description = "A value over --max-value-bytes, or the body over twice that",
+            body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody)))]
 pub async fn txn(
     principal: Principal,
     state: Ready,

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use actix_web::rt::time::{interval_at, Instant};
 use actix_web::web::{Bytes, Query};
 use actix_web::{HttpRequest, HttpResponse};
-use kv_core::api::{ErrorBody, WatchCut, WatchEvent, WatchProgress};
+use kv_core::api::{ErrorBody, WatchCut, WatchProgress};
 use kv_pubsub::{Event, FeedError, Filter, Op};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
+use crate::api_schemas::{LastEventId, Revision, WatchOps, WatchStreamEvent};
 use crate::auth::{Principal, Right};
 use crate::body_stream::async_body_channel;
 use crate::error::ServerError;
@@ -49,13 +50,16 @@ pub struct WatchQuery {
 #[utoipa::path(get, path = "/v1/watch", tag = "feed",
     params(("key" = Option<String>, Query, description = "Only this key"),
         ("prefix" = Option<String>, Query, description = "Only keys with this prefix"),
-        ("ops" = Option<String>, Query, description = "set,rm,expire"),
+        ("ops" = inline(Option<WatchOps>), Query),
         ("prev" = Option<bool>, Query, description = "Add previous values"),
-        ("from_rev" = Option<u64>, Query, description = "Start at this revision"),
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this revision")),
-    responses((status = 200, description = "Server-Sent Events of WatchEvent", body = WatchEvent,
-            content_type = "text/event-stream"),
-        (status = 400, description = "Bad input", body = ErrorBody), (status = 410, description = "Revision no longer kept", body = ErrorBody)))]
+        ("from_rev" = inline(Option<Revision>), Query,
+            description = "Start at this revision (inclusive); Last-Event-ID wins over it"),
+        ("Last-Event-ID" = inline(Option<LastEventId>), Header, nullable = false)),
+    responses((status = 200, description = "Server-Sent Events, until the client leaves, the \
+                server stops, or the reader falls too far behind (a last cut event)",
+            body = WatchStreamEvent, content_type = "text/event-stream"),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 410, description = "from_rev is older than the feed keeps", body = ErrorBody)))]
 pub async fn watch(
     principal: Principal,
     state: Ready,

@@ -40,7 +40,7 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
         Some(ServerCommand::Openapi) => {
-            println!("{}", kv_server::openapi::document());
+            println!("{}", kv_server::openapi::document(config.auth_configured()));
             return Ok(());
         }
         None => {}
