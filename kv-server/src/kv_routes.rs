@@ -27,6 +27,7 @@ use crate::api_schemas::{Binary, EntryOrJsonValue, ExpiresAt, IfMatch, IfNoneMat
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
 use crate::handlers::REVISION_HEADER;
+use crate::media_type::is_media_type;
 use crate::startup::Ready;
 
 /// The media type of a value stored without one.
@@ -65,10 +66,18 @@ pub async fn get(
     if wants_json(&request) {
         return Ok(response.json(KvEntry::new(key, &entry, rev)));
     }
-    let content_type = entry.content_type().unwrap_or(DEFAULT_CONTENT_TYPE);
     Ok(response
-        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CONTENT_TYPE, served_content_type(&entry)))
         .body(Bytes::copy_from_slice(entry.value())))
+}
+
+/// The `Content-Type` of a value's raw answer: the one it was stored with,
+/// unless that is not a media type (stored before types were checked).
+fn served_content_type(entry: &Entry) -> &str {
+    entry
+        .content_type()
+        .filter(|t| is_media_type(t))
+        .unwrap_or(DEFAULT_CONTENT_TYPE)
 }
 
 /// Query of `PUT /v1/kv/{key}`.
@@ -105,8 +114,8 @@ impl PutParams {
         ("If-Match" = inline(Option<IfMatch>), Header, nullable = false),
         ("If-None-Match" = inline(Option<IfNoneMatch>), Header, nullable = false)),
     request_body(content = ref("#/components/schemas/Binary"), content_type = "*/*",
-        description = "The value: any bytes, none for an empty value; its Content-Type is \
-            kept and served back"),
+        description = "The value: any bytes, none for an empty value. Its Content-Type, a \
+            media type such as text/plain (400 otherwise), is kept and served back"),
     responses((status = 201, description = "Created", body = PutResponse),
         (status = 200, description = "Replaced", body = PutResponse),
         (status = 400, description = "Bad input", body = ErrorBody),
@@ -134,6 +143,11 @@ pub async fn put(
         // An empty Content-Type is no content type (the log stores it so).
         .map(str::trim)
         .filter(|t| !t.is_empty());
+    if let Some(text) = content_type.filter(|t| !is_media_type(t)) {
+        return Err(ServerError::BadRequest(format!(
+            "Content-Type must be a media type such as text/plain, got {text:?}"
+        )));
+    }
     let limit = state.limits().max_value_bytes;
     let value = read_body(&request, payload, limit).await?;
     let answer = state
@@ -313,6 +327,29 @@ mod tests {
         ) {
             prop_assert_eq!(documented(&text), if_match_accepted(&text), "{:?}", text);
         }
+    }
+
+    #[test]
+    fn a_stored_type_that_is_not_a_media_type_is_served_as_bytes() {
+        let entry = |content_type| {
+            let meta = kv_core::entry::Meta {
+                create_rev: 1,
+                mod_rev: 1,
+                version: 1,
+                content_type,
+                expires_at: None,
+            };
+            Entry::new("k", b"v", meta)
+        };
+        assert_eq!(
+            served_content_type(&entry(Some("text/plain"))),
+            "text/plain"
+        );
+        assert_eq!(served_content_type(&entry(None)), DEFAULT_CONTENT_TYPE);
+        assert_eq!(
+            served_content_type(&entry(Some("plain\u{b}"))),
+            DEFAULT_CONTENT_TYPE
+        );
     }
 
     #[test]

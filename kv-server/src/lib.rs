@@ -27,6 +27,7 @@
 //! - [`tls`]: loading the certificate and key for HTTPS.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
+//! - [`media_type`]: the content types a value may be stored with.
 //! - [`txn_routes`]: `POST /v1/txn`, transactions.
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
 //! - [`body_stream`]: streamed response bodies fed by a blocking thread.
@@ -45,6 +46,7 @@ pub mod gathering;
 pub mod handlers;
 pub mod kv_routes;
 pub mod list_routes;
+pub mod media_type;
 pub mod metrics;
 pub mod openapi;
 pub mod pipeline;

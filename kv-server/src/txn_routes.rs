@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 use crate::api_schemas::txn::TxnRequest;
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
+use crate::media_type::is_media_type;
 use crate::startup::Ready;
 
 /// `POST /v1/txn`.
@@ -243,8 +244,10 @@ fn parse_op(value: &Value) -> Result<TxnOp, String> {
             };
             let content_type = match body.get("content_type") {
                 None | Some(Value::Null) => None,
-                Some(Value::String(t)) => Some(t.as_str().into()),
-                Some(_) => return Err("content_type must be a string".into()),
+                Some(Value::String(t)) if is_media_type(t) => Some(t.as_str().into()),
+                Some(_) => {
+                    return Err("content_type must be a media type such as text/plain".into())
+                }
             };
             Ok(TxnOp::Put {
                 key: string(body, "key")?.to_owned(),

@@ -19,6 +19,13 @@ macro_rules! white_space {
     };
 }
 
+/// An RFC 9110 token: one or more `tchar`s.
+macro_rules! token {
+    () => {
+        r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+    };
+}
+
 /// A time to live as [`kv_core::api::parse_ttl`] reads it: a whole number
 /// above zero, then `ms`, `s`, `m`, `h`, `d` or nothing (seconds), within
 /// white space. Significant digits are bounded so the milliseconds fit in
@@ -50,6 +57,20 @@ pub const WATCH_OPS: &str = concat!(
     "*(?:set|rm|expire)",
     white_space!(),
     "*)*$"
+);
+
+/// A media type as `crate::media_type::is_media_type` takes it (RFC 9110:
+/// `type/subtype`, then `; name=value` parameters; ASCII only). Tested there.
+pub const MEDIA_TYPE: &str = concat!(
+    "^",
+    token!(),
+    "/",
+    token!(),
+    r#"(?:[ \t]*;[ \t]*(?:"#,
+    token!(),
+    r#"=(?:"#,
+    token!(),
+    r#"|"(?:[\t !#-\[\]-~]|\\[\t -~])*"))?)*[ \t]*$"#
 );
 
 /// Standard base64 with padding, as transactions' `"encoding": "base64"`

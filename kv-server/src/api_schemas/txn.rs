@@ -97,7 +97,9 @@ fn put(base64: bool, expiry: &str) -> ObjectBuilder {
         .property("encoding", encoding)
         .property(
             "content_type",
-            ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .pattern(Some(patterns::MEDIA_TYPE)),
         )
         .property(expiry, expiry_schema)
         .required("key")
