@@ -85,10 +85,10 @@ pub async fn watch(
             id.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
+                .and_then(|rev| rev.checked_add(1))
                 .ok_or_else(|| {
                     ServerError::BadRequest("Last-Event-ID must be a revision number".into())
-                })?
-                + 1,
+                })?,
         ),
         None => query.from_rev,
     };

@@ -22,6 +22,7 @@ mod tls;
 mod ttl;
 mod v1_list_txn;
 mod watch;
+mod watch_fuzz;
 
 use kv_testkit::http::{agent, send_with, Answer};
 use kv_testkit::TestServer;
