@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct SetRequest {
     /// The key to write.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub key: String,
     /// The value to store.
     pub val: String,
@@ -27,8 +28,8 @@ pub struct SetRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Ttl {
-    /// Seconds.
-    Seconds(u64),
+    /// Seconds: a JSON number without a fraction (`30`, or `30.0`).
+    Seconds(#[serde(deserialize_with = "whole_number")] u64),
     /// A duration such as `"1500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`.
     Text(String),
 }
@@ -45,6 +46,29 @@ impl Ttl {
             Ttl::Seconds(s) => Ok(std::time::Duration::from_secs(*s)),
             Ttl::Text(text) => parse_ttl(text),
         }
+    }
+}
+
+/// A JSON number with no fractional part, as JSON (and JSON Schema's
+/// `integer`) reads it: `30` and `30.0` are the same number.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Whole(u64),
+        Float(f64),
+    }
+    match Number::deserialize(deserializer)? {
+        Number::Whole(n) => Ok(n),
+        // 2^64 is the first whole float past u64::MAX.
+        Number::Float(f)
+            if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) =>
+        {
+            Ok(f as u64)
+        }
+        Number::Float(f) => Err(serde::de::Error::custom(format!(
+            "{f} is not a whole number of seconds"
+        ))),
     }
 }
 
@@ -130,6 +154,7 @@ pub struct GetResponse {
 #[serde(deny_unknown_fields)]
 pub struct RmRequest {
     /// The key to remove.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub key: String,
 }
 
@@ -601,6 +626,16 @@ mod tests {
         let body: SetRequest =
             serde_json::from_str(r#"{"key":"k","val":"v","ttl":3}"#).expect("parses");
         assert_eq!(body.ttl, Some(Ttl::Seconds(3)));
+        let body: SetRequest =
+            serde_json::from_str(r#"{"key":"k","val":"v","ttl":3.0}"#).expect("parses");
+        assert_eq!(body.ttl, Some(Ttl::Seconds(3)));
+        for fraction in ["3.5", "-1.0", "1e30"] {
+            let body = format!(r#"{{"key":"k","val":"v","ttl":{fraction}}}"#);
+            assert!(
+                serde_json::from_str::<SetRequest>(&body).is_err(),
+                "{fraction}"
+            );
+        }
     }
 
     #[test]

@@ -14,15 +14,6 @@ pub enum FeedError {
         /// The oldest revision available.
         oldest: u64,
     },
-    /// The revision asked for does not exist yet: it is past the next one
-    /// the feed will publish.
-    #[error("revision {requested} does not exist yet; the next is {next}")]
-    Future {
-        /// The revision asked for.
-        requested: u64,
-        /// The next revision the feed will publish.
-        next: u64,
-    },
     /// A NATS connection failed.
     #[error("NATS at {url}: {source}")]
     Nats {

@@ -161,12 +161,6 @@ impl Feed for Hub {
                 oldest: ring.oldest_rev(),
             });
         }
-        if next > ring.last_rev + 1 {
-            return Err(FeedError::Future {
-                requested: next,
-                next: ring.last_rev + 1,
-            });
-        }
         drop(ring);
         Ok(Cursor {
             inner: Arc::clone(&self.inner),
@@ -203,6 +197,14 @@ impl Cursor {
     /// The next revision this cursor will read.
     pub fn next_rev(&self) -> u64 {
         self.next
+    }
+
+    /// The revision this cursor is up to date with: the one before it
+    /// reads next, but never past the last one published (a cursor started
+    /// at a future revision claims only what exists).
+    pub fn caught_up_to(&self) -> u64 {
+        let last = lock(&self.inner.ring).last_rev;
+        (self.next - 1).min(last)
     }
 
     /// Moves the cursor to read from `rev` on.
@@ -339,18 +341,16 @@ mod tests {
         assert!(revs(&mut live, 10).expect("read").is_empty());
         let mut from_13 = hub.subscribe(Some(13)).expect("from 13");
         assert_eq!(revs(&mut from_13, 10).expect("read"), vec![13, 14, 15]);
-        assert!(hub.subscribe(Some(16)).is_ok(), "the next revision");
-        assert!(matches!(
-            hub.subscribe(Some(17)),
-            Err(FeedError::Future {
-                requested: 17,
-                next: 16
-            })
-        ));
-        assert!(matches!(
-            hub.subscribe(Some(u64::MAX)),
-            Err(FeedError::Future { .. })
-        ));
+        // A future revision waits, claiming only what exists.
+        let mut future = hub.subscribe(Some(17)).expect("waits");
+        assert_eq!(future.caught_up_to(), 15);
+        hub.publish(&changes(16..=17));
+        assert_eq!(revs(&mut future, 10).expect("read"), vec![17]);
+        assert_eq!(future.caught_up_to(), 17);
+        assert_eq!(
+            hub.subscribe(Some(u64::MAX)).expect("waits").caught_up_to(),
+            17
+        );
     }
 
     #[test]

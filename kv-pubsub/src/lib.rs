@@ -44,13 +44,13 @@ pub trait Feed: Send + Sync + std::fmt::Debug {
     fn publish(&self, changes: &[Change]);
 
     /// A cursor that reads from revision `from` on (inclusive), or from the
-    /// next revision when `None`.
+    /// next revision when `None`. A revision that does not exist yet is
+    /// waited for (as etcd does): a replica behind another one serves a
+    /// watcher that resumes from the other's revisions once it catches up.
     ///
     /// # Errors
     ///
-    /// [`FeedError::Gone`] when `from` is older than the oldest event kept;
-    /// [`FeedError::Future`] when it is past the next revision (a cursor
-    /// never claims a revision that does not exist).
+    /// [`FeedError::Gone`] when `from` is older than the oldest event kept.
     fn subscribe(&self, from: Option<u64>) -> Result<Cursor>;
 
     /// Statistics for health and metrics.

@@ -11,6 +11,7 @@ use kv_core::api::{
 
 use std::sync::Arc;
 
+use crate::api_schemas::{Binary, Key};
 use crate::auth::{Principal, Right};
 use crate::conn_gate::{ConnectionHandle, REFUSED_PATH};
 use crate::error::ServerError;
@@ -61,7 +62,7 @@ pub async fn readyz(shared: Data<Shared>) -> HttpResponse {
 /// `GET /v1/snapshot`: a consistent backup of the whole store, streamed.
 #[utoipa::path(get, path = "/v1/snapshot", tag = "operations",
     responses((status = 200, description = "A snapshot file; X-Kv-Revision names its revision",
-        content_type = "application/octet-stream")))]
+        body = Binary, content_type = "application/octet-stream")))]
 pub async fn snapshot(principal: Principal, state: Ready) -> Result<HttpResponse, ServerError> {
     principal.require(Right::Backup, "")?;
     let (rev, body) = state.backup().await?;
@@ -77,10 +78,11 @@ pub async fn snapshot(principal: Principal, state: Ready) -> Result<HttpResponse
 
 /// `POST /set` -> 201 `{"inserted", "ejected_val", "rev"}`.
 #[utoipa::path(post, path = "/set", tag = "seed", request_body = SetRequest,
-    responses((status = 201, description = "Stored", body = SetResponse), (status = 400, description = "Bad input", body = ErrorBody),
-        (status = 413, description = "Value too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 503, description = "Writes refused", body = ErrorBody)))]
+    responses((status = 201, description = "Stored", body = SetResponse),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 413, description = "Value over --max-value-bytes, or body over twice that",
+            body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody)))]
 pub async fn set(
     principal: Principal,
     state: Ready,
@@ -93,8 +95,9 @@ pub async fn set(
 
 /// `GET /get?key=` -> 200 `{"found", "inserted_val"}`.
 #[utoipa::path(get, path = "/get", tag = "seed",
-    params(("key" = String, Query, description = "The key")),
-    responses((status = 200, description = "Found or not", body = GetResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
+    params(("key" = inline(Key), Query)),
+    responses((status = 200, description = "Found or not", body = GetResponse),
+        (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn get(
     principal: Principal,
     state: Ready,
@@ -108,8 +111,8 @@ pub async fn get(
 #[utoipa::path(delete, path = "/rm", tag = "seed", request_body = RmRequest,
     responses((status = 200, description = "Removed or not found", body = RmResponse),
         (status = 400, description = "Bad input", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 503, description = "Writes refused", body = ErrorBody)))]
+        (status = 413, description = "Body over twice --max-value-bytes", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody)))]
 pub async fn rm(
     principal: Principal,
     state: Ready,
@@ -124,8 +127,8 @@ pub async fn rm(
 #[utoipa::path(post, path = "/rm", tag = "seed", request_body = RmRequest,
     responses((status = 200, description = "Removed or not found", body = RmResponse),
         (status = 400, description = "Bad input", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 503, description = "Writes refused", body = ErrorBody)))]
+        (status = 413, description = "Body over twice --max-value-bytes", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody)))]
 pub async fn rm_by_post(
     principal: Principal,
     state: Ready,

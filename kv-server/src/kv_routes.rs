@@ -22,10 +22,12 @@ use kv_core::command::Condition;
 use kv_core::Entry;
 use serde::Deserialize;
 
+use crate::api_schemas::{Binary, EntryOrJsonValue, ExpiresAt, IfMatch, IfNoneMatch, Key, TtlText};
 use crate::auth::{Principal, Right};
 use crate::clock::now_ms;
 use crate::error::ServerError;
 use crate::handlers::REVISION_HEADER;
+use crate::media_type::is_media_type;
 use crate::startup::Ready;
 
 /// The media type of a value stored without one.
@@ -39,11 +41,17 @@ pub const EXPIRES_AT_HEADER: &str = "X-Kv-Expires-At";
 
 /// `GET /v1/kv/{key}`.
 #[utoipa::path(get, path = "/v1/kv/{key}", tag = "kv", operation_id = "kv_get",
-    params(("key" = String, Path, description = "The key, percent-encoded; may contain /"),
-        ("format" = Option<String>, Query, description = "json for a JSON entry")),
-    responses((status = 200, description = "The value's bytes with its Content-Type, or a JSON entry",
-            body = KvEntry),
-        (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "No such key", body = ErrorBody)))]
+    params(("key" = inline(Key), Path, description = "The key, percent-encoded; may contain /"),
+        ("format" = Option<String>, Query,
+            description = "json: answer the JSON entry, as Accept: application/json does; \
+                other values are ignored")),
+    responses((status = 200,
+            description = "The value's bytes with the Content-Type it was stored with \
+                (application/octet-stream when none), or the JSON entry when asked for",
+            content((EntryOrJsonValue = "application/json"),
+                (Binary = "application/octet-stream"), ("*/*"))),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody)))]
 pub async fn get(
     principal: Principal,
     state: Ready,
@@ -58,10 +66,18 @@ pub async fn get(
     if wants_json(&request) {
         return Ok(response.json(KvEntry::new(key, &entry, rev)));
     }
-    let content_type = entry.content_type().unwrap_or(DEFAULT_CONTENT_TYPE);
     Ok(response
-        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CONTENT_TYPE, served_content_type(&entry)))
         .body(Bytes::copy_from_slice(entry.value())))
+}
+
+/// The `Content-Type` of a value's raw answer: the one it was stored with,
+/// unless that is not a media type (stored before types were checked).
+fn served_content_type(entry: &Entry) -> &str {
+    entry
+        .content_type()
+        .filter(|t| is_media_type(t))
+        .unwrap_or(DEFAULT_CONTENT_TYPE)
 }
 
 /// Query of `PUT /v1/kv/{key}`.
@@ -92,18 +108,20 @@ impl PutParams {
 
 /// `PUT /v1/kv/{key}`: 201 when created, 200 when replaced.
 #[utoipa::path(put, path = "/v1/kv/{key}", tag = "kv", operation_id = "kv_put",
-    params(("key" = String, Path, description = "The key, percent-encoded; may contain /"),
-        ("ttl" = Option<String>, Query, description = "Time to live: 1500ms, 30s, 5m, 2h, 1d"),
-        ("expires_at" = Option<u64>, Query, description = "Expiry, ms since the epoch"),
-        ("If-Match" = Option<String>, Header, description = "\"<rev>\" or *"),
-        ("If-None-Match" = Option<String>, Header, description = "* to create only")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
-        description = "The value: any bytes; its Content-Type is kept"),
+    params(("key" = inline(Key), Path, description = "The key, percent-encoded; may contain /"),
+        ("ttl" = inline(Option<TtlText>), Query),
+        ("expires_at" = inline(Option<ExpiresAt>), Query),
+        ("If-Match" = inline(Option<IfMatch>), Header, nullable = false),
+        ("If-None-Match" = inline(Option<IfNoneMatch>), Header, nullable = false)),
+    request_body(content = ref("#/components/schemas/Binary"), content_type = "*/*",
+        description = "The value: any bytes, none for an empty value. Its Content-Type, a \
+            media type such as text/plain (400 otherwise), is kept and served back"),
     responses((status = 201, description = "Created", body = PutResponse),
-        (status = 200, description = "Replaced", body = PutResponse), (status = 400, description = "Bad input", body = ErrorBody),
-        (status = 412, description = "Condition failed", body = ErrorBody),
-        (status = 413, description = "Value too large", body = ErrorBody),
-        (status = 503, description = "Writes refused", body = ErrorBody)))]
+        (status = 200, description = "Replaced", body = PutResponse),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 412, description = "The If-Match or If-None-Match condition does not hold",
+            body = ErrorBody),
+        (status = 413, description = "Value over --max-value-bytes", body = ErrorBody)))]
 pub async fn put(
     principal: Principal,
     state: Ready,
@@ -125,6 +143,11 @@ pub async fn put(
         // An empty Content-Type is no content type (the log stores it so).
         .map(str::trim)
         .filter(|t| !t.is_empty());
+    if let Some(text) = content_type.filter(|t| !is_media_type(t)) {
+        return Err(ServerError::BadRequest(format!(
+            "Content-Type must be a media type such as text/plain, got {text:?}"
+        )));
+    }
     let limit = state.limits().max_value_bytes;
     let value = read_body(&request, payload, limit).await?;
     let answer = state
@@ -149,11 +172,12 @@ pub async fn put(
 
 /// `DELETE /v1/kv/{key}`: 404 when the key does not exist.
 #[utoipa::path(delete, path = "/v1/kv/{key}", tag = "kv", operation_id = "kv_delete",
-    params(("key" = String, Path, description = "The key, percent-encoded; may contain /"),
-        ("If-Match" = Option<String>, Header, description = "\"<rev>\" or *")),
-    responses((status = 200, description = "Deleted", body = DeleteResponse), (status = 400, description = "Bad input", body = ErrorBody),
+    params(("key" = inline(Key), Path, description = "The key, percent-encoded; may contain /"),
+        ("If-Match" = inline(Option<IfMatch>), Header, nullable = false)),
+    responses((status = 200, description = "Deleted", body = DeleteResponse),
+        (status = 400, description = "Bad input", body = ErrorBody),
         (status = 404, description = "No such key", body = ErrorBody),
-        (status = 412, description = "Condition failed", body = ErrorBody)))]
+        (status = 412, description = "The If-Match condition does not hold", body = ErrorBody)))]
 pub async fn delete(
     principal: Principal,
     state: Ready,
@@ -203,7 +227,7 @@ fn metadata_headers(response: &mut HttpResponseBuilder, entry: &Entry, rev: u64)
 }
 
 /// The condition in `If-Match` / `If-None-Match`.
-fn condition(headers: &HeaderMap) -> Result<Condition, ServerError> {
+pub(crate) fn condition(headers: &HeaderMap) -> Result<Condition, ServerError> {
     let text = |name: header::HeaderName| {
         headers
             .get(&name)
@@ -265,4 +289,74 @@ async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_schemas::patterns::IF_MATCH;
+    use actix_web::http::header::HeaderValue;
+    use proptest::prelude::*;
+
+    fn if_match_accepted(value: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::IF_MATCH,
+            HeaderValue::from_str(value).expect("a header value"),
+        );
+        condition(&headers).is_ok()
+    }
+
+    fn documented(value: &str) -> bool {
+        regex::Regex::new(IF_MATCH)
+            .expect("a valid pattern")
+            .is_match(value)
+    }
+
+    proptest! {
+        // Up to 19 characters no revision can overflow, so the document's
+        // pattern and the parser must agree exactly.
+        #[test]
+        fn if_match_is_what_the_document_says(text in r#"[0-9"W/*+ \tx-]{0,19}"#) {
+            prop_assert_eq!(documented(&text), if_match_accepted(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn tag_like_text_is_taken_by_both_or_neither(
+            text in r#"[ \t]?(W/|w/)?"{0,2}\+?[0-9]{1,18}"{0,2}[ x]?"#
+        ) {
+            prop_assert_eq!(documented(&text), if_match_accepted(&text), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn a_stored_type_that_is_not_a_media_type_is_served_as_bytes() {
+        let entry = |content_type| {
+            let meta = kv_core::entry::Meta {
+                create_rev: 1,
+                mod_rev: 1,
+                version: 1,
+                content_type,
+                expires_at: None,
+            };
+            Entry::new("k", b"v", meta)
+        };
+        assert_eq!(
+            served_content_type(&entry(Some("text/plain"))),
+            "text/plain"
+        );
+        assert_eq!(served_content_type(&entry(None)), DEFAULT_CONTENT_TYPE);
+        assert_eq!(
+            served_content_type(&entry(Some("plain\u{b}"))),
+            DEFAULT_CONTENT_TYPE
+        );
+    }
+
+    #[test]
+    fn the_longest_revisions_the_pattern_takes_fit() {
+        for tag in ["W/\"9999999999999999999\"", "\"\"0007\"", "*", "+5", " 7\t"] {
+            assert!(documented(tag), "{tag:?}");
+            assert!(if_match_accepted(tag), "{tag:?}");
+        }
+    }
 }

@@ -21,6 +21,8 @@
 //!   backup and restore.
 //! - [`metrics`]: `GET /metrics` and the middleware that counts requests.
 //! - [`openapi`]: `GET /openapi.json`, generated from the handlers.
+//! - [`api_schemas`]: the document's exact schemas of what the server reads,
+//!   named in the handlers' annotations.
 //! - [`conn_gate`]: every connection's gate: request heads checked before
 //!   the HTTP layer sees them (JSON refusals), socket tuning for handlers.
 //! - [`request_head`]: the rules a request head must meet.
@@ -29,6 +31,7 @@
 //! - [`tls`]: loading the certificate and key for HTTPS.
 //! - [`kv_routes`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`list_routes`]: `/v1/kv?prefix=`, listing and deleting by prefix.
+//! - [`media_type`]: the content types a value may be stored with.
 //! - [`txn_routes`]: `POST /v1/txn`, transactions.
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
 //! - [`watch_outbox`]: what waits to be sent to one watcher, within byte
@@ -38,6 +41,7 @@
 //! - [`error`]: [`ServerError`], the one place errors become HTTP statuses.
 #![deny(missing_docs)]
 
+pub mod api_schemas;
 pub mod auth;
 pub mod body_stream;
 pub mod chunked_body;
@@ -51,6 +55,7 @@ pub mod gathering;
 pub mod handlers;
 pub mod kv_routes;
 pub mod list_routes;
+pub mod media_type;
 pub mod metrics;
 pub mod openapi;
 pub mod pipeline;

@@ -8,6 +8,7 @@ use kv_core::api::{
 use kv_core::listing::{ListItem, ListQuery};
 use serde::Deserialize;
 
+use crate::api_schemas::{Delimiter, ListLimit};
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
 use crate::startup::Ready;
@@ -46,10 +47,11 @@ pub struct DeletePrefixParams {
 #[utoipa::path(get, path = "/v1/kv", tag = "kv",
     params(("prefix" = Option<String>, Query, description = "Only keys starting with this"),
         ("start_after" = Option<String>, Query, description = "The previous page's next"),
-        ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
+        ("limit" = inline(Option<ListLimit>), Query),
         ("keys_only" = Option<bool>, Query, description = "Leave values out"),
-        ("delimiter" = Option<String>, Query, description = "List one level, e.g. /")),
-    responses((status = 200, description = "A page of keys", body = ListResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
+        ("delimiter" = inline(Option<Delimiter>), Query)),
+    responses((status = 200, description = "A page of keys", body = ListResponse),
+        (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn list(
     principal: Principal,
     state: Ready,
@@ -108,9 +110,12 @@ pub async fn list(
 
 /// `DELETE /v1/kv?prefix=P` (or `?all=true`).
 #[utoipa::path(delete, path = "/v1/kv", tag = "kv",
-    params(("prefix" = Option<String>, Query, description = "Remove every key starting with this"),
-        ("all" = Option<bool>, Query, description = "Needed for an empty prefix")),
-    responses((status = 200, description = "Removed", body = DeletePrefixResponse), (status = 400, description = "Bad input", body = ErrorBody)))]
+    params(("prefix" = Option<String>, Query,
+            description = "Remove every key starting with this; empty or left out: every \
+                key, which needs all=true (400 otherwise)"),
+        ("all" = Option<bool>, Query, description = "true: remove every key")),
+    responses((status = 200, description = "Removed", body = DeletePrefixResponse),
+        (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn delete_prefix(
     principal: Principal,
     state: Ready,

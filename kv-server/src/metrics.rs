@@ -104,8 +104,7 @@ pub async fn track(
 /// `GET /metrics`. With authentication on, any valid token may read it.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus metrics (OpenMetrics text)",
-        content_type = "application/openmetrics-text"),
-        (status = 401, description = "No valid token", body = kv_core::api::ErrorBody)))]
+        body = String, content_type = "application/openmetrics-text")))]
 pub async fn metrics(
     _principal: Principal,
     shared: Data<Shared>,

@@ -428,7 +428,6 @@ impl AppState {
     /// # Errors
     ///
     /// [`ServerError::Gone`] when `from` is older than the feed keeps;
-    /// [`ServerError::BadRequest`] when it is past the next revision;
     /// [`ServerError::Unavailable`] when --max-watchers streams are open.
     pub fn watch(&self, from: Option<u64>) -> Result<(WatchStart, OutboxStream), ServerError> {
         let counters = &self.watch_budget.counters;
@@ -445,11 +444,6 @@ impl AppState {
                 requested,
                 oldest_rev: oldest,
             },
-            FeedError::Future { requested, next } => ServerError::BadRequest(format!(
-                "from_rev {requested} does not exist yet: the store is at revision {}; \
-                 watch from {next} or earlier",
-                next - 1
-            )),
             other => ServerError::Internal(other.to_string()),
         })?;
         let (outbox, body) = outbox(Arc::clone(&self.watch_budget));

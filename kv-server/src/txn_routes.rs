@@ -23,17 +23,21 @@ use kv_core::api::{
 use kv_core::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp, TxnResult};
 use serde_json::{Map, Value};
 
+use crate::api_schemas::txn::TxnRequest;
 use crate::auth::{Principal, Right};
 use crate::clock::now_ms;
 use crate::error::ServerError;
+use crate::media_type::is_media_type;
 use crate::startup::Ready;
 
 /// `POST /v1/txn`.
 #[utoipa::path(post, path = "/v1/txn", tag = "kv",
-    request_body(content = Object, description = "compare, success, failure (see the module docs)"),
-    responses((status = 200, description = "Committed", body = TxnResponse), (status = 400, description = "Bad input", body = ErrorBody),
-        (status = 413, description = "Value too large", body = ErrorBody),
-        (status = 503, description = "Writes refused", body = ErrorBody)))]
+    request_body = TxnRequest,
+    responses((status = 200, description = "Committed", body = TxnResponse),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 413, description = "A value over --max-value-bytes, or the body over twice that",
+            body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody)))]
 pub async fn txn(
     principal: Principal,
     state: Ready,
@@ -161,6 +165,18 @@ fn bytes(object: &Map<String, Value>) -> Result<Vec<u8>, String> {
     }
 }
 
+/// A non-negative JSON number with no fractional part, as JSON (and JSON
+/// Schema's `integer`) reads it: `5` and `5.0` are the same number.
+fn whole_number(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            // 2^64 is the first whole float past u64::MAX.
+            .filter(|f| f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(f))
+            .map(|f| f as u64)
+    })
+}
+
 fn parse_compare(value: &Value) -> Result<Compare, String> {
     let object = fields(value, &["key", "target", "op", "value", "encoding"])?;
     let key = string(object, "key")?.to_owned();
@@ -172,7 +188,7 @@ fn parse_compare(value: &Value) -> Result<Compare, String> {
     let number = || {
         object
             .get("value")
-            .and_then(Value::as_u64)
+            .and_then(whole_number)
             .ok_or_else(|| "value must be a non-negative integer for this target".to_owned())
     };
     let target = match string(object, "target")? {
@@ -222,15 +238,16 @@ fn parse_op(value: &Value) -> Result<TxnOp, String> {
                     Some(now_ms().saturating_add(ttl.duration()?.as_millis() as u64))
                 }
                 (None, Some(at)) => Some(
-                    at.as_u64()
-                        .ok_or("expires_at must be milliseconds since the epoch")?,
+                    whole_number(at).ok_or("expires_at must be milliseconds since the epoch")?,
                 ),
                 (None, None) => None,
             };
             let content_type = match body.get("content_type") {
                 None | Some(Value::Null) => None,
-                Some(Value::String(t)) => Some(t.as_str().into()),
-                Some(_) => return Err("content_type must be a string".into()),
+                Some(Value::String(t)) if is_media_type(t) => Some(t.as_str().into()),
+                Some(_) => {
+                    return Err("content_type must be a media type such as text/plain".into())
+                }
             };
             Ok(TxnOp::Put {
                 key: string(body, "key")?.to_owned(),
@@ -277,6 +294,30 @@ mod tests {
         assert_eq!(txn.compare[1].target, CompareTarget::Value(vec![0xff]));
         assert_eq!(txn.success.len(), 2);
         assert_eq!(txn.failure, vec![TxnOp::Get { key: "k".into() }]);
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_fraction_of_zero() {
+        let txn = parse_txn(
+            &json!({
+                "compare": [{"key": "k", "target": "version", "value": 2.0}],
+                "success": [{"put": {"key": "k", "value": "v", "expires_at": 1.0e3}}]
+            }),
+            8,
+        )
+        .expect("parses");
+        assert_eq!(txn.compare[0].target, CompareTarget::Version(2));
+        assert!(matches!(
+            txn.success[0],
+            TxnOp::Put {
+                expires_at: Some(1000),
+                ..
+            }
+        ));
+        assert!(
+            error(json!({"compare": [{"key": "k", "target": "version", "value": 2.5}]}))
+                .contains("non-negative integer")
+        );
     }
 
     #[test]

@@ -8,20 +8,21 @@
 //! bytes ([`crate::watch_outbox`]); a watcher that stops reading is cut: its
 //! last event is `cut`, naming the revision to resume from, and the stream
 //! ends. Resume with `from_rev` or the standard `Last-Event-ID` header; a
-//! revision past the store's next one is refused (400): a watch never
-//! claims a revision that does not exist.
+//! revision that does not exist yet is waited for (as etcd does), and
+//! progress events never claim a revision that does not exist.
 
 use std::sync::Arc;
 
 use actix_web::rt::time::{interval_at, Instant};
 use actix_web::web::{Bytes, Query};
 use actix_web::{HttpRequest, HttpResponse};
-use kv_core::api::{ErrorBody, WatchCut, WatchEvent, WatchProgress};
+use kv_core::api::{ErrorBody, WatchCut, WatchProgress};
 use kv_pubsub::{Cursor, Event, FeedError, Filter, Op};
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
+use crate::api_schemas::{LastEventId, Revision, WatchOps, WatchStreamEvent};
 use crate::auth::{Principal, Right};
 use crate::conn_gate::ConnectionHandle;
 use crate::error::ServerError;
@@ -58,13 +59,16 @@ pub struct WatchQuery {
 #[utoipa::path(get, path = "/v1/watch", tag = "feed",
     params(("key" = Option<String>, Query, description = "Only this key"),
         ("prefix" = Option<String>, Query, description = "Only keys with this prefix"),
-        ("ops" = Option<String>, Query, description = "set,rm,expire"),
+        ("ops" = inline(Option<WatchOps>), Query),
         ("prev" = Option<bool>, Query, description = "Add previous values"),
-        ("from_rev" = Option<u64>, Query, description = "Start at this revision"),
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this revision")),
-    responses((status = 200, description = "Server-Sent Events of WatchEvent", body = WatchEvent,
-            content_type = "text/event-stream"),
-        (status = 400, description = "Bad input", body = ErrorBody), (status = 410, description = "Revision no longer kept", body = ErrorBody)))]
+        ("from_rev" = inline(Option<Revision>), Query,
+            description = "Start at this revision (inclusive); Last-Event-ID wins over it"),
+        ("Last-Event-ID" = inline(Option<LastEventId>), Header, nullable = false)),
+    responses((status = 200, description = "Server-Sent Events, until the client leaves, the \
+                server stops, or the reader falls too far behind (a last cut event)",
+            body = WatchStreamEvent, content_type = "text/event-stream"),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 410, description = "from_rev is older than the feed keeps", body = ErrorBody)))]
 pub async fn watch(
     principal: Principal,
     state: Ready,
@@ -139,7 +143,7 @@ async fn pump(start: WatchStart, filter: Filter, with_prev: bool) {
     } = start;
     let heartbeat = settings.heartbeat;
     // Tell the client how soon to reconnect, and show the stream is open.
-    if !outbox.push_control(progress(cursor.next_rev() - 1, "retry: 1000\n")) {
+    if !outbox.push_control(progress(cursor.caught_up_to(), "retry: 1000\n")) {
         return;
     }
     let mut tick = interval_at(Instant::now() + heartbeat, heartbeat);
@@ -174,7 +178,7 @@ async fn pump(start: WatchStart, filter: Filter, with_prev: bool) {
             _ = stopping.changed() => {}
             () = outbox.drained() => {}
             _ = tick.tick() => {
-                if !outbox.push_control(progress(cursor.next_rev() - 1, "")) {
+                if !outbox.push_control(progress(cursor.caught_up_to(), "")) {
                     return;
                 }
             }

@@ -40,7 +40,10 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
         Some(ServerCommand::Openapi) => {
-            println!("{}", kv_server::openapi::document());
+            // The document says which operations need a token: decided, as
+            // everywhere, from the tokens actually loaded.
+            let auth = kv_server::auth::from_config(&config).map_err(anyhow::Error::msg)?;
+            println!("{}", kv_server::openapi::document(auth.enabled()));
             return Ok(());
         }
         None => {}

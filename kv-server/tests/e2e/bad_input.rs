@@ -190,6 +190,35 @@ fn wrong_content_type_is_415() {
 }
 
 #[test]
+fn content_types_that_are_not_media_types_are_400() {
+    let server = start(&[]);
+    seed_witness(&server);
+    for content_type in ["__main__", "text/", "text/plain; charset"] {
+        let reply = request(
+            "PUT",
+            &server.url("/v1/kv/typed"),
+            Some(content_type),
+            Some(b"v"),
+        );
+        assert_error(&reply, 400, "bad_request");
+    }
+    for content_type in ["x", "", "text/plain\u{b}", "tëxt/plain"] {
+        let txn = json!({"success": [{"put": {"key": "typed", "value": "v",
+            "content_type": content_type}}]});
+        assert_error(&post_json(&server.url("/v1/txn"), &txn), 400, "bad_request");
+    }
+    assert_eq!(get(&server.url("/v1/kv/typed")).status, 404);
+    let typed = "text/plain; charset=\"utf-8\"";
+    let put = request("PUT", &server.url("/v1/kv/typed"), Some(typed), Some(b"v"));
+    assert_eq!(put.status, 201, "{}", put.body);
+    assert_eq!(
+        get(&server.url("/v1/kv/typed")).content_type.as_deref(),
+        Some(typed)
+    );
+    assert_witness(&server);
+}
+
+#[test]
 fn unknown_routes_are_404() {
     let server = start(&[]);
     for (method, path) in [("GET", "/nope"), ("POST", "/v0/set"), ("GET", "/get/extra")] {

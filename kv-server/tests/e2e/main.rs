@@ -23,6 +23,7 @@ mod ttl;
 mod v1_list_txn;
 mod watch;
 mod watch_budget;
+mod watch_fuzz;
 
 use kv_testkit::http::{agent, send_with, Answer};
 use kv_testkit::TestServer;

@@ -1,46 +1,61 @@
-//! `GET /openapi.json`: the OpenAPI 3 document of every route, generated
-//! from the handlers' annotations and the wire types (utoipa).
+//! `GET /openapi.json`: the OpenAPI 3.1 document of every route, generated
+//! from the handlers' annotations and the wire types (utoipa), and exact:
+//! every status an operation can answer, and the constraints the server
+//! enforces on what it reads.
+//!
+//! # Layout
+//!
+//! - [`common_responses`]: 401, 403, 431 and 503, attached by route guard.
+//! - The exact schemas of inputs are in [`crate::api_schemas`], which the
+//!   handlers' annotations name.
+//!
+//! The document depends on one setting: with tokens configured, guarded
+//! operations require the bearer token and may answer 401 and 403.
 
+pub mod common_responses;
+
+use actix_web::web::Data;
 use actix_web::HttpResponse;
 use kv_core::api::{
     DeletePrefixResponse, DeleteResponse, ErrorBody, ErrorDetail, GetResponse, HealthResponse,
     KvEntry, ListEntry, ListResponse, ProbeResponse, PutResponse, RmRequest, RmResponse,
     SetRequest, SetResponse, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult,
-    TxnResponse, WatchEvent,
+    TxnResponse, WatchCut, WatchEvent, WatchProgress,
 };
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::api_schemas::{self, Binary};
+use crate::startup::Shared;
 use crate::{handlers, kv_routes, list_routes, metrics, txn_routes, watch};
+use common_responses::{require_token, CommonResponses};
 
-/// Declares the bearer-token scheme every route but the probes uses when
-/// the server has tokens configured.
+/// Replaces the `Ttl` component derived from [`Ttl`] with the exact one:
+/// the derive cannot bound the seconds or give the text its pattern.
 #[derive(Debug)]
-struct BearerAuth;
+struct ExactTtl;
 
-impl Modify for BearerAuth {
+impl Modify for ExactTtl {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         openapi
             .components
             .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-            );
+            .schemas
+            .insert(Ttl::name().into_owned(), api_schemas::ttl());
     }
 }
 
-/// The document.
+/// The document, as it is for a server without tokens.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "kv-store",
         description = "A key-value store over HTTP/JSON with a live change feed. When the \
-            server has tokens configured, every route but /healthz and /readyz needs \
-            `Authorization: Bearer <token>`: 401 without a valid token, 403 outside its rights."
+            server has tokens configured, every route but /, /healthz, /readyz and \
+            /openapi.json needs `Authorization: Bearer <token>`: 401 without a valid token, \
+            403 outside its rights. This document is the one of the server that serves it: \
+            it names the bearer requirement only when that server has tokens."
     ),
-    modifiers(&BearerAuth),
-    security((), ("bearer" = [])),
+    modifiers(&CommonResponses, &ExactTtl),
     paths(
         handlers::health,
         handlers::healthz,
@@ -82,26 +97,37 @@ impl Modify for BearerAuth {
         TxnDeleteResult,
         TxnGetResult,
         WatchEvent,
-        Ttl
+        WatchProgress,
+        WatchCut,
+        Ttl,
+        Binary
     ))
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
 
+/// The document of a server with (or without) tokens configured.
+pub fn openapi(tokens_configured: bool) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    require_token(&mut doc, tokens_configured);
+    doc
+}
+
 /// The document as pretty JSON.
-pub fn document() -> String {
-    ApiDoc::openapi()
+pub fn document(tokens_configured: bool) -> String {
+    openapi(tokens_configured)
         .to_pretty_json()
         .unwrap_or_else(|e| unreachable!("the OpenAPI document always serializes: {e}"))
 }
 
 /// `GET /openapi.json`.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "This document", content_type = "application/json")))]
-pub async fn openapi_json() -> HttpResponse {
+    responses((status = 200, description = "This document",
+        content_type = "application/json", body = Object)))]
+pub async fn openapi_json(shared: Data<Shared>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(document())
+        .body(document(shared.auth().enabled()))
 }
 
 #[cfg(test)]
