@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use kv_client::watch::{WatchItem, WatchStream};
 use kv_testkit::http::get;
 use kv_testkit::TestServer;
-use serde_json::json;
 
 use crate::feed_support::{body_of, client_of, open_watch, read_all, stalled_watch};
 use crate::start;
