@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use crate::api_schemas::{Binary, EntryOrJsonValue, ExpiresAt, IfMatch, IfNoneMatch, Key, TtlText};
 use crate::auth::{Principal, Right};
-use crate::clock::now_ms;
+use crate::clock::deadline_after;
 use crate::error::ServerError;
 use crate::handlers::REVISION_HEADER;
 use crate::media_type::is_media_type;
@@ -99,7 +99,7 @@ impl PutParams {
             )),
             (Some(ttl), None) => {
                 let ttl = parse_ttl(ttl).map_err(ServerError::BadRequest)?;
-                Ok(Some(now_ms().saturating_add(ttl.as_millis() as u64)))
+                Ok(Some(deadline_after(ttl)))
             }
             (None, at) => Ok(at),
         }

@@ -17,7 +17,7 @@ use kv_pubsub::{Cursor, Feed, FeedError, Hub, NatsFeed};
 use log::{info, warn};
 
 use crate::body_stream::{body_channel, BodyStream};
-use crate::clock::now_ms;
+use crate::clock::{deadline_after, now_ms};
 use crate::commit_log::{CommitLog, MemoryOnly};
 use crate::config::Config;
 use crate::error::ServerError;
@@ -211,7 +211,7 @@ impl AppState {
             None => None,
             Some(ttl) => {
                 let ttl = ttl.duration().map_err(ServerError::BadRequest)?;
-                Some(now_ms().saturating_add(ttl.as_millis() as u64))
+                Some(deadline_after(ttl))
             }
         };
         let command = Command::Set {

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::api_schemas::txn::TxnRequest;
 use crate::auth::{Principal, Right};
-use crate::clock::now_ms;
+use crate::clock::deadline_after;
 use crate::error::ServerError;
 use crate::media_type::is_media_type;
 use crate::startup::Ready;
@@ -235,7 +235,7 @@ fn parse_op(value: &Value) -> Result<TxnOp, String> {
                 (Some(ttl), None) => {
                     let ttl: Ttl = serde_json::from_value(ttl.clone())
                         .map_err(|_| "ttl must be seconds or a duration such as \"30s\"")?;
-                    Some(now_ms().saturating_add(ttl.duration()?.as_millis() as u64))
+                    Some(deadline_after(ttl.duration()?))
                 }
                 (None, Some(at)) => Some(
                     whole_number(at).ok_or("expires_at must be milliseconds since the epoch")?,

@@ -595,3 +595,22 @@ fn bad_ttls_are_refused() {
     );
     assert_eq!(reply.status, 201, "{}", reply.body);
 }
+
+/// A time to live in seconds too long to count in milliseconds is forever:
+/// before, the deadline wrapped around u64 and could land in the past.
+#[test]
+fn a_huge_ttl_never_expires_the_key_at_once() {
+    let server = start(&["--in-memory"]);
+    let client = client_of(&server);
+    let set = http::post_json(
+        &server.url("/set"),
+        &json!({"key": "forever", "val": "v", "ttl": u64::MAX}),
+    );
+    assert_eq!(set.status, 201, "{}", set.body);
+    let entry = client.entry("forever").expect("read").expect("still there");
+    assert_eq!(entry.expires_at, Some(u64::MAX));
+    // As text, a duration that does not fit in milliseconds is refused.
+    let url = server.url(&format!("{}?ttl={}", key_path("too-long"), u64::MAX));
+    let put = http::request("PUT", &url, Some("text/plain"), Some(b"v"));
+    assert_eq!(put.status, 400, "{}", put.body);
+}
