@@ -602,9 +602,11 @@ fn bad_ttls_are_refused() {
 fn a_huge_ttl_never_expires_the_key_at_once() {
     let server = start(&["--in-memory"]);
     let client = client_of(&server);
+    // In milliseconds this is 2^64 + 384: it wrapped to 384 ms.
+    let seconds = u64::MAX / 1000 + 1;
     let set = http::post_json(
         &server.url("/set"),
-        &json!({"key": "forever", "val": "v", "ttl": u64::MAX}),
+        &json!({"key": "forever", "val": "v", "ttl": seconds}),
     );
     assert_eq!(set.status, 201, "{}", set.body);
     let entry = client.entry("forever").expect("read").expect("still there");
