@@ -91,12 +91,12 @@ fn ensure_stream(conn: &nats::Connection, config: &NatsConfig, name: &str) -> st
 #[derive(Debug)]
 pub struct NatsFeed {
     hub: Hub,
-    shared: Arc<Shared>,
+    shared: Arc<PublisherState>,
     thread: Mutex<Option<(JoinHandle<()>, mpsc::Receiver<()>)>>,
 }
 
 #[derive(Debug, Default)]
-struct Shared {
+struct PublisherState {
     connected: AtomicBool,
     /// Counts disconnections and reconnections. The client completes flushes
     /// pending across a reconnect as if they had succeeded, so a flush is a
@@ -112,7 +112,7 @@ impl NatsFeed {
     /// Starts mirroring `hub` to NATS. Never fails: an unreachable server
     /// is retried in the background.
     pub fn start(hub: Hub, config: NatsConfig) -> Result<Self> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(PublisherState::default());
         let cursor = hub.subscribe(None)?;
         let worker = Arc::clone(&shared);
         let (done, finished) = mpsc::channel();
@@ -172,7 +172,7 @@ impl Feed for NatsFeed {
     }
 }
 
-fn connect(config: &NatsConfig, shared: &Arc<Shared>) -> std::io::Result<nats::Connection> {
+fn connect(config: &NatsConfig, shared: &Arc<PublisherState>) -> std::io::Result<nats::Connection> {
     let on_disconnect = Arc::clone(shared);
     let on_reconnect = Arc::clone(shared);
     let url = config.url.clone();
@@ -201,7 +201,7 @@ fn connect(config: &NatsConfig, shared: &Arc<Shared>) -> std::io::Result<nats::C
         .connect(config.url.as_str())
 }
 
-fn publish_loop(config: NatsConfig, cursor: Cursor, shared: Arc<Shared>) {
+fn publish_loop(config: NatsConfig, cursor: Cursor, shared: Arc<PublisherState>) {
     let conn = match connect(&config, &shared) {
         Ok(conn) => conn,
         Err(e) => {
@@ -252,7 +252,7 @@ struct Publisher {
     config: NatsConfig,
     conn: nats::Connection,
     cursor: Cursor,
-    shared: Arc<Shared>,
+    shared: Arc<PublisherState>,
     /// Whether the JetStream stream exists (or none is configured).
     stream_ready: bool,
     /// The first revision not yet confirmed by a flush.

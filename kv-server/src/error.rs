@@ -1,13 +1,9 @@
-//! [`ServerError`]: every error the server answers with, and the one place
-//! where errors are mapped to HTTP statuses and the JSON error shape.
+//! [`ServerError`]: every error the server answers with. The HTTP layer
+//! maps each to its status and the JSON error shape
+//! ([`crate::http::error`]), in one place.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
-use kv_core::api::{ErrorBody, ErrorDetail};
 use kv_core::CoreError;
 use thiserror::Error;
-
-use crate::request_head::Refusal;
 
 /// An error answer: `{"error": {"code": "...", "message": "..."}}` with the
 /// status of its kind.
@@ -45,10 +41,10 @@ pub enum ServerError {
     #[error("no route for {0}")]
     NotFound(String),
     /// The route exists but not for this method (405).
-    #[error("method not allowed; this route accepts {allow}")]
+    #[error("method not allowed; this route accepts {}", allow.join(", "))]
     MethodNotAllowed {
         /// The methods the route accepts, for the `Allow` header.
-        allow: &'static str,
+        allow: &'static [&'static str],
     },
     /// A watch asked for revisions no longer kept (410).
     #[error(
@@ -111,16 +107,6 @@ impl ServerError {
     }
 }
 
-impl From<Refusal> for ServerError {
-    fn from(refusal: Refusal) -> Self {
-        match refusal.status {
-            408 => ServerError::RequestTimeout(refusal.detail),
-            431 => ServerError::HeadersTooLarge(refusal.detail),
-            _ => ServerError::BadRequest(refusal.detail),
-        }
-    }
-}
-
 impl From<CoreError> for ServerError {
     fn from(e: CoreError) -> Self {
         match e {
@@ -132,72 +118,5 @@ impl From<CoreError> for ServerError {
             }
             other => ServerError::Internal(other.to_string()),
         }
-    }
-}
-
-impl ResponseError for ServerError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ServerError::BadRequest(_) | ServerError::InvalidKey(_) => StatusCode::BAD_REQUEST,
-            ServerError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ServerError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServerError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ServerError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ServerError::NotFound(_) | ServerError::KeyNotFound(_) => StatusCode::NOT_FOUND,
-            ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ServerError::Gone { .. } => StatusCode::GONE,
-            ServerError::ConditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-            ServerError::Unavailable(_)
-            | ServerError::StorageFailed(_)
-            | ServerError::Recovering(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        if let ServerError::MethodNotAllowed { allow } = self {
-            response.insert_header((header::ALLOW, *allow));
-        }
-        if let ServerError::Recovering(_) = self {
-            response.insert_header((header::RETRY_AFTER, "1"));
-        }
-        if let ServerError::Unauthorized(_) = self {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"kv-store\""));
-        }
-        response.json(ErrorBody {
-            error: ErrorDetail {
-                code: self.code().to_owned(),
-                message: self.to_string(),
-                oldest_rev: match self {
-                    ServerError::Gone { oldest_rev, .. } => Some(*oldest_rev),
-                    _ => None,
-                },
-                mod_rev: match self {
-                    ServerError::ConditionFailed { mod_rev, .. } => *mod_rev,
-                    _ => None,
-                },
-                rev: match self {
-                    ServerError::ConditionFailed { rev, .. } => Some(*rev),
-                    _ => None,
-                },
-            },
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn core_errors_map_to_statuses() {
-        let key: ServerError = CoreError::EmptyKey.into();
-        assert_eq!(key.status_code(), StatusCode::BAD_REQUEST);
-        assert_eq!(key.code(), "invalid_key");
-        let value: ServerError = CoreError::ValueTooLarge { len: 2, max: 1 }.into();
-        assert_eq!(value.status_code(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -198,20 +198,7 @@ pub(crate) fn run(
         args.keys,
         args.value_size,
     ));
-    let invalid_input = |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
-    let base_url = client.base_url();
-    let engine: Box<dyn Engine> = if base_url.starts_with("http://") {
-        let threads = args.threads.unwrap_or_else(default_threads);
-        Box::new(Event::new(base_url, args.token.as_deref(), threads).map_err(invalid_input)?)
-    } else {
-        writeln!(
-            err,
-            "bench: blocking engine (one thread per connection) for {base_url}: \
-             the event-driven one speaks plain http only"
-        )?;
-        let config = client.agent_config().clone();
-        Box::new(Blocking::new(&plan, base_url, config).map_err(invalid_input)?)
-    };
+    let engine = engine(client, args, &plan, err)?;
 
     if args.preload {
         if let Some(failure) = preload(&*engine, &plan, args.connections, err)? {
@@ -256,6 +243,31 @@ pub(crate) fn run(
         return Ok(EXIT_SERVER_ERROR);
     }
     Ok(EXIT_OK)
+}
+
+/// The engine for `client`'s server: event-driven for `http://`, blocking
+/// (ureq, one thread per connection) for `https://`.
+fn engine(
+    client: &KvClient,
+    args: &BenchArgs,
+    plan: &Arc<Plan>,
+    err: &mut dyn Write,
+) -> Result<Box<dyn Engine>, Failure> {
+    let invalid_input = |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let base_url = client.base_url();
+    if base_url.starts_with("http://") {
+        let threads = args.threads.unwrap_or_else(default_threads);
+        let engine = Event::new(base_url, args.token.as_deref(), threads).map_err(invalid_input)?;
+        return Ok(Box::new(engine));
+    }
+    writeln!(
+        err,
+        "bench: blocking engine (one thread per connection) for {base_url}: \
+         the event-driven one speaks plain http only"
+    )?;
+    let config = client.agent_config().clone();
+    let engine = Blocking::new(plan, base_url, config).map_err(invalid_input)?;
+    Ok(Box::new(engine))
 }
 
 /// What is wrong with `args`, if anything.

@@ -76,14 +76,13 @@ fn from_server(
         prefix: filter.prefix.clone(),
         ..WatchParams::default()
     };
-    let mut next = from_rev;
-    // Events printed of a revision not yet finished (the server gives only
-    // a revision's last event an id): skipped when the stream resumes at
-    // that revision, so nothing is printed twice.
-    let mut partial = Partial::default();
+    let mut position = Position {
+        next: from_rev,
+        partial: Partial::default(),
+    };
     let mut backoff = MIN_BACKOFF;
     loop {
-        let mut stream = match client.watch(&params, next) {
+        let stream = match client.watch(&params, position.next) {
             Ok(stream) => stream,
             Err(ClientError::Unreachable { url, detail }) => {
                 writeln!(
@@ -98,7 +97,7 @@ fn from_server(
                 oldest_rev,
                 message,
             }) => {
-                let from = next.unwrap_or(0);
+                let from = position.next.unwrap_or(0);
                 writeln!(
                     err,
                     "events from revision {from} to {} are lost: {message}",
@@ -112,33 +111,54 @@ fn from_server(
             }
             Err(other) => return Err(other.into()),
         };
-        let mut skip = partial;
+        if position.follow(stream, json, out, err)? {
+            backoff = MIN_BACKOFF;
+        }
+        writeln!(
+            err,
+            "the stream ended; reconnecting from revision {}",
+            position.next.unwrap_or(0)
+        )?;
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Where `sub` is in the feed: the revision to resume from, and what it
+/// printed of an unfinished revision (the server gives only a revision's
+/// last event an id), skipped when the stream resumes at that revision so
+/// that nothing is printed twice.
+struct Position {
+    next: Option<u64>,
+    partial: Partial,
+}
+
+impl Position {
+    /// Prints `stream`'s events until it ends; whether anything came.
+    fn follow(
+        &mut self,
+        mut stream: crate::watch::WatchStream,
+        json: bool,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<bool, Failure> {
+        let mut skip = self.partial;
+        let mut any = false;
         while let Some(item) = stream.next() {
             match item {
                 Ok(WatchItem::Event(event)) => {
-                    backoff = MIN_BACKOFF;
+                    any = true;
                     if skip.rev == event.rev && skip.printed > 0 {
                         skip.printed -= 1;
                         continue;
                     }
                     print_event(&event, json, out)?;
-                    if stream.last_id().is_some() {
-                        next = Some(event.rev + 1);
-                        partial = Partial::default();
-                    } else {
-                        next = Some(event.rev);
-                        partial.printed = if partial.rev == event.rev {
-                            partial.printed + 1
-                        } else {
-                            1
-                        };
-                        partial.rev = event.rev;
-                    }
+                    self.printed(event.rev, stream.last_id().is_some());
                 }
                 Ok(WatchItem::Progress(rev)) => {
-                    backoff = MIN_BACKOFF;
-                    next = Some(rev + 1);
-                    partial = Partial::default();
+                    any = true;
+                    self.next = Some(rev + 1);
+                    self.partial = Partial::default();
                 }
                 Ok(WatchItem::Cut(cut)) => {
                     writeln!(
@@ -146,9 +166,9 @@ fn from_server(
                         "the server cut the stream off ({}); resuming",
                         cut.reason
                     )?;
-                    next = Some(cut.resume_from_rev);
-                    if partial.rev != cut.resume_from_rev {
-                        partial = Partial::default();
+                    self.next = Some(cut.resume_from_rev);
+                    if self.partial.rev != cut.resume_from_rev {
+                        self.partial = Partial::default();
                     }
                     break;
                 }
@@ -158,13 +178,24 @@ fn from_server(
                 }
             }
         }
-        writeln!(
-            err,
-            "the stream ended; reconnecting from revision {}",
-            next.unwrap_or(0)
-        )?;
-        std::thread::sleep(backoff);
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        Ok(any)
+    }
+
+    /// An event of revision `rev` was printed; `closes_rev` when it was
+    /// the revision's last.
+    fn printed(&mut self, rev: u64, closes_rev: bool) {
+        if closes_rev {
+            self.next = Some(rev + 1);
+            self.partial = Partial::default();
+            return;
+        }
+        self.next = Some(rev);
+        self.partial.printed = if self.partial.rev == rev {
+            self.partial.printed + 1
+        } else {
+            1
+        };
+        self.partial.rev = rev;
     }
 }
 

@@ -16,17 +16,11 @@
 
 pub mod token_file;
 
-use std::future::{ready, Ready};
 use std::sync::Arc;
 
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::web::Data;
-use actix_web::{FromRequest, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use crate::error::ServerError;
-use crate::startup::Shared;
 use token_file::TokenEntry;
 
 /// The configured tokens: `KVSTORE_AUTH_TOKEN` and the token file.
@@ -241,8 +235,9 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
 }
 
 /// Who is asking: the rights of the request's token, or everything when
-/// authentication is off. Handlers take it as their first argument, so
-/// that a request without a valid token is refused before its body is read.
+/// authentication is off. Handlers take it as their first argument (the
+/// extractor is in [`crate::http::extract`]), so that a request without a
+/// valid token is refused before its body is read.
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// `None`: authentication is off.
@@ -280,22 +275,6 @@ impl Principal {
                 }
             ))),
         }
-    }
-}
-
-impl FromRequest for Principal {
-    type Error = ServerError;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let Some(shared) = request.app_data::<Data<Shared>>() else {
-            return ready(Err(ServerError::Internal("no shared state".into())));
-        };
-        let header = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.as_bytes());
-        ready(shared.auth().authenticate(header))
     }
 }
 

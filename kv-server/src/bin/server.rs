@@ -9,10 +9,10 @@ use std::process::ExitCode;
 
 use actix_web::web::Data;
 use anyhow::Context;
+use kv_server::app::{context, tls};
 use kv_server::config::ServerCommand;
-use kv_server::startup::Shared;
 use kv_server::storage::backup::restore;
-use kv_server::{run, tls, AppState, Config};
+use kv_server::{run, Config, Service};
 use log::{info, warn};
 
 fn main() -> ExitCode {
@@ -43,7 +43,7 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
             // The document says which operations need a token: decided, as
             // everywhere, from the tokens actually loaded.
             let auth = kv_server::auth::from_config(&config).map_err(anyhow::Error::msg)?;
-            println!("{}", kv_server::openapi::document(auth.enabled()));
+            println!("{}", kv_server::http::openapi::document(auth.enabled()));
             return Ok(());
         }
         None => {}
@@ -67,14 +67,14 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!("accepting connections on {scheme}://{addr}; loading data");
-    let shared = Data::new(Shared::new(auth, config.recovery_wait()));
+    let shared = Data::new(context(auth, &config));
     let loading = shared.clone();
     let recovery_config = config.clone();
-    // Requests wait for the data (see kv_server::startup); a failed
+    // Requests wait for the data (see kv_server::http::extract::Ready); a failed
     // recovery ends the process with the error, as before serving.
     std::thread::Builder::new()
         .name("kv-recovery".into())
-        .spawn(move || match AppState::open(&recovery_config) {
+        .spawn(move || match Service::open(&recovery_config) {
             Ok(state) => {
                 loading.attach(state);
                 // Tests and scripts read this line to find the port when it

@@ -17,7 +17,7 @@ use kv_core::codec::encode_changes;
 use kv_core::{Batch, Store, StoreWriter};
 use log::{error, info};
 
-use crate::commit_log::CommitLog;
+use crate::storage::commit_log::CommitLog;
 use crate::storage::compaction::Compactor;
 use crate::storage::data_dir::DataDir;
 use crate::storage::error::Result;

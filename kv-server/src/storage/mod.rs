@@ -32,6 +32,7 @@
 //! - [`error`]: the error type, [`StorageError`].
 
 pub mod backup;
+pub mod commit_log;
 pub mod compaction;
 pub mod data_dir;
 pub mod durable_log;

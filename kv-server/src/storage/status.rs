@@ -10,7 +10,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 use crate::storage::fsync_policy::FsyncPolicy;
 
-/// Shared between the writer (which records a failure, fsync times and the
+/// ServerContext between the writer (which records a failure, fsync times and the
 /// log's size) and the handlers (which report them).
 #[derive(Debug)]
 pub struct StorageStatus {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use kv_core::{Command, Limits, Store, StoreWriter};
 use proptest::prelude::*;
 
-use crate::commit_log::CommitLog;
+use crate::storage::commit_log::CommitLog;
 use crate::storage::durable_log::{DurableLog, LogSettings};
 use crate::storage::{DataDir, FsyncPolicy, StorageError, StorageStatus};
 

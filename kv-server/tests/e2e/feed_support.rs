@@ -1,4 +1,4 @@
-//! Shared by the change-feed tests: the change record, the checks, a
+//! ServerContext by the change-feed tests: the change record, the checks, a
 //! deterministic generator.
 
 pub use kv_testkit::Lcg;

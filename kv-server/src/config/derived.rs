@@ -1,0 +1,103 @@
+//! What the rest of the server takes from the configuration: durations,
+//! limits, the log's and the feed's settings, derived from the flags.
+
+use std::time::Duration;
+
+use kv_core::Limits;
+use kv_pubsub::nats::NatsConfig;
+use kv_pubsub::RingLimits;
+
+use crate::config::{Config, BODY_OVERHEAD_BYTES};
+use crate::storage::durable_log::LogSettings;
+
+impl Config {
+    /// How long a request waits for the data to load after a start.
+    pub fn recovery_wait(&self) -> Duration {
+        Duration::from_millis(self.recovery_wait_ms)
+    }
+
+    /// How long a client has to send its request head.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms)
+    }
+
+    /// The key and value limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_key_bytes: self.max_key_bytes,
+            max_value_bytes: self.max_value_bytes,
+        }
+    }
+
+    /// The largest request body accepted: twice the value limit plus
+    /// [`BODY_OVERHEAD_BYTES`], room for a value whose JSON string escapes
+    /// double its size. Larger bodies are refused with 413 while they are
+    /// read, whether or not they declare a `Content-Length`.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_value_bytes
+            .saturating_mul(2)
+            .saturating_add(BODY_OVERHEAD_BYTES)
+    }
+
+    /// The durable log's settings.
+    pub fn log_settings(&self) -> LogSettings {
+        LogSettings {
+            policy: self.fsync,
+            segment_bytes: self.segment_bytes,
+            compact_min_bytes: self.compact_min_bytes,
+            compact_ratio: self.compact_ratio,
+        }
+    }
+
+    /// How much of the feed is kept in memory.
+    pub fn ring_limits(&self) -> RingLimits {
+        RingLimits {
+            max_events: self.feed_ring_events,
+            max_bytes: self.feed_ring_bytes,
+        }
+    }
+
+    /// Where to publish changes, if anywhere.
+    pub fn nats(&self) -> Option<NatsConfig> {
+        self.nats_url.as_ref().map(|url| NatsConfig {
+            url: url.clone(),
+            subject_prefix: self.nats_subject_prefix.clone(),
+            stream: self.nats_stream.clone(),
+        })
+    }
+
+    /// Time between progress events on an idle watch.
+    pub fn watch_heartbeat(&self) -> Duration {
+        Duration::from_millis(self.watch_heartbeat_ms.max(1))
+    }
+
+    /// How long in-flight requests may take to finish on shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
+    }
+}
+
+/// A secret setting: shown as `<redacted>` in debug output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}

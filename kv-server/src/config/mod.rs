@@ -1,0 +1,375 @@
+//! Every server setting, read from flags and environment variables (flags
+//! win), with the defaults as named constants.
+//!
+//! This is the only file of the server that uses `structopt`, so replacing it
+//! (it is in maintenance upstream) touches this file alone.
+
+use std::path::PathBuf;
+
+use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
+use structopt::StructOpt;
+
+use crate::commit::scheduling::WorkerScheduling;
+use crate::storage::FsyncPolicy;
+
+mod derived;
+
+pub use derived::Secret;
+
+/// The HTTP layer's own ceiling on a request head: `--max-header-bytes`
+/// can be at most this.
+pub const HTTP_HEAD_CEILING_BYTES: usize = 128 * 1024;
+/// Room for the JSON framing and escaping around a value, in bytes.
+pub const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
+
+/// kv-store server: a key-value store over HTTP/JSON.
+#[derive(Debug, Clone, StructOpt)]
+#[structopt(name = "server")]
+pub struct Config {
+    /// Address to listen on: `HOST:PORT` or `http://HOST:PORT`. Port 0 picks a
+    /// free port; the bound address is printed on startup.
+    #[structopt(long, env = "KVSTORE_SERVER_HOST", default_value = DEFAULT_SERVER_HOST)]
+    pub host: ServerAddr,
+
+    /// Number of store shards (a power of two).
+    #[structopt(long, env = "KVSTORE_SHARDS", default_value = "64")]
+    pub shards: usize,
+
+    /// Maximum key length in bytes.
+    #[structopt(long, env = "KVSTORE_MAX_KEY_BYTES", default_value = "1024")]
+    pub max_key_bytes: usize,
+
+    /// Maximum value size in bytes.
+    #[structopt(long, env = "KVSTORE_MAX_VALUE_BYTES", default_value = "1048576")]
+    pub max_value_bytes: usize,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[structopt(long, env = "KVSTORE_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// How the HTTP workers are scheduled on Linux: `batch` (SCHED_BATCH: a
+    /// woken worker does not preempt the writer mid-batch) or `normal`.
+    #[structopt(long, env = "KVSTORE_WORKER_SCHEDULING", default_value = "batch")]
+    pub worker_scheduling: WorkerScheduling,
+
+    /// Most commands the writer commits in one batch.
+    #[structopt(long, env = "KVSTORE_MAX_BATCH", default_value = "1024")]
+    pub max_batch: usize,
+
+    /// Most writes in flight (submitted, not yet answered); more wait.
+    #[structopt(long, env = "KVSTORE_QUEUE_DEPTH", default_value = "8192")]
+    pub queue_depth: usize,
+
+    /// Seconds to let in-flight requests finish after SIGINT/SIGTERM.
+    #[structopt(long, env = "KVSTORE_SHUTDOWN_TIMEOUT", default_value = "30")]
+    pub shutdown_timeout: u64,
+
+    /// Data directory (created if missing, locked while the server runs).
+    #[structopt(
+        long,
+        env = "KVSTORE_DATA_DIR",
+        default_value = "data",
+        parse(from_os_str)
+    )]
+    pub data_dir: PathBuf,
+
+    /// Keep everything in memory: no data directory, nothing survives a restart.
+    #[structopt(long)]
+    pub in_memory: bool,
+
+    /// When the log is synced: `always` (an acknowledged write is on disk),
+    /// `everysec` (at most about a second lost on power loss) or `no` (the OS
+    /// decides).
+    #[structopt(long, env = "KVSTORE_FSYNC", default_value = "always")]
+    pub fsync: FsyncPolicy,
+
+    /// Start even if the log is damaged mid-file: keep the longest valid
+    /// prefix and move the rest to DATA_DIR/damaged/.
+    #[structopt(long)]
+    pub repair: bool,
+
+    /// Start a new log segment past this many bytes.
+    #[structopt(long, env = "KVSTORE_SEGMENT_BYTES", default_value = "67108864")]
+    pub segment_bytes: u64,
+
+    /// Never compact a log smaller than this many bytes.
+    #[structopt(long, env = "KVSTORE_COMPACT_MIN_BYTES", default_value = "67108864")]
+    pub compact_min_bytes: u64,
+
+    /// Compact when the log exceeds this many times the size of the live data.
+    #[structopt(long, env = "KVSTORE_COMPACT_RATIO", default_value = "2")]
+    pub compact_ratio: f64,
+
+    /// Events the change feed keeps in memory for watchers to resume from.
+    #[structopt(long, env = "KVSTORE_FEED_RING_EVENTS", default_value = "100000")]
+    pub feed_ring_events: usize,
+
+    /// Bytes (keys and values) the change feed keeps in memory.
+    #[structopt(long, env = "KVSTORE_FEED_RING_BYTES", default_value = "67108864")]
+    pub feed_ring_bytes: usize,
+
+    /// Most events waiting to be sent to one watcher; a watcher whose
+    /// buffer is full and that reads nothing for a second is cut off (told
+    /// where to resume).
+    #[structopt(long, env = "KVSTORE_WATCH_BUFFER", default_value = "10000")]
+    pub watch_buffer: usize,
+
+    /// Most bytes waiting to be sent to one watcher (its events share the
+    /// feed's encoded bytes); a watcher whose buffer is full and that reads
+    /// nothing for a second is cut off (told where to resume).
+    #[structopt(long, env = "KVSTORE_WATCH_BUFFER_BYTES", default_value = "1048576")]
+    pub watch_buffer_bytes: usize,
+
+    /// Most bytes waiting to be sent to all watchers together; a watcher
+    /// that would go over while it has bytes waiting is cut off.
+    #[structopt(
+        long,
+        env = "KVSTORE_WATCH_TOTAL_BUFFER_BYTES",
+        default_value = "134217728"
+    )]
+    pub watch_total_buffer_bytes: usize,
+
+    /// Milliseconds between progress events on an idle watch stream.
+    #[structopt(long, env = "KVSTORE_WATCH_HEARTBEAT_MS", default_value = "5000")]
+    pub watch_heartbeat_ms: u64,
+
+    /// NATS server to publish every change to, such as
+    /// `nats://127.0.0.1:4222`. Off when unset.
+    #[structopt(long, env = "KVSTORE_NATS_HOST")]
+    pub nats_url: Option<String>,
+
+    /// Prefix of the NATS subjects (`set`, `rm`, `expire`).
+    #[structopt(long, env = "KVSTORE_NATS_SUBJECT_PREFIX", default_value = "")]
+    pub nats_subject_prefix: String,
+
+    /// A JetStream stream to create over the NATS subjects (if missing), so
+    /// that consumers can replay changes; resent revisions are deduplicated
+    /// by their `Nats-Msg-Id`.
+    #[structopt(long, env = "KVSTORE_NATS_STREAM")]
+    pub nats_stream: Option<String>,
+
+    /// Most bytes of keys and values in one listing page.
+    #[structopt(long, env = "KVSTORE_LIST_MAX_BYTES", default_value = "4194304")]
+    pub list_max_bytes: usize,
+
+    /// Most comparisons plus operations in one transaction.
+    #[structopt(long, env = "KVSTORE_MAX_TXN_OPS", default_value = "128")]
+    pub max_txn_ops: usize,
+
+    /// A bearer token with every right on every key (at least 16 bytes).
+    /// With it (or --auth-file), every request must send
+    /// `Authorization: Bearer <token>`.
+    #[structopt(long, env = "KVSTORE_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<Secret>,
+
+    /// A JSON file of bearer tokens, each with read / write / watch rights
+    /// on key prefixes (see the README, Security).
+    #[structopt(long, env = "KVSTORE_AUTH_FILE", parse(from_os_str))]
+    pub auth_file: Option<PathBuf>,
+
+    /// Serve requests without a token on a non-loopback address. Without
+    /// any token the server otherwise refuses to listen beyond loopback
+    /// (protected mode). Also `KVSTORE_INSECURE_NO_AUTH=true`.
+    #[structopt(long)]
+    pub insecure_no_auth: bool,
+
+    /// TLS certificate chain (PEM); with --tls-key, the server speaks HTTPS.
+    #[structopt(
+        long,
+        env = "KVSTORE_TLS_CERT",
+        parse(from_os_str),
+        requires = "tls-key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[structopt(
+        long,
+        env = "KVSTORE_TLS_KEY",
+        parse(from_os_str),
+        requires = "tls-cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Milliseconds a client has to send a request's headers; a slower one
+    /// gets 408 and is disconnected.
+    #[structopt(long, env = "KVSTORE_HEADER_TIMEOUT_MS", default_value = "5000")]
+    pub header_timeout_ms: u64,
+
+    /// Seconds an idle keep-alive connection stays open (0: one request
+    /// per connection).
+    #[structopt(long, env = "KVSTORE_KEEP_ALIVE_SECS", default_value = "5")]
+    pub keep_alive_secs: u64,
+
+    /// Most connections open at once, over all workers; more wait in the
+    /// listen backlog.
+    #[structopt(long, env = "KVSTORE_MAX_CONNECTIONS", default_value = "25000")]
+    pub max_connections: usize,
+
+    /// Most bytes of a request's line and headers; more is 431.
+    #[structopt(long, env = "KVSTORE_MAX_HEADER_BYTES", default_value = "16384")]
+    pub max_header_bytes: usize,
+
+    /// Most watch streams open at once; more get 503.
+    #[structopt(long, env = "KVSTORE_MAX_WATCHERS", default_value = "1024")]
+    pub max_watchers: usize,
+
+    /// Milliseconds a request waits for the data to load after a start
+    /// before it gets 503 `recovering`.
+    #[structopt(long, env = "KVSTORE_RECOVERY_WAIT_MS", default_value = "30000")]
+    pub recovery_wait_ms: u64,
+
+    /// A maintenance command instead of serving.
+    #[structopt(subcommand)]
+    pub command: Option<ServerCommand>,
+}
+
+/// Maintenance commands of the `server` binary.
+#[derive(Debug, Clone, StructOpt)]
+pub enum ServerCommand {
+    /// Print the OpenAPI document of the HTTP API (what GET /openapi.json serves).
+    Openapi,
+    /// Build a data directory from a backup (`client backup FILE`). Refuses
+    /// a directory that is not empty.
+    Restore {
+        /// The backup file.
+        #[structopt(long, parse(from_os_str))]
+        from: PathBuf,
+        /// The data directory to create.
+        #[structopt(long, parse(from_os_str))]
+        data_dir: PathBuf,
+    },
+}
+
+impl Config {
+    /// Reads flags from the command line and settings from the environment.
+    /// Exits the process (code 2) with a message on invalid flags.
+    pub fn from_args() -> Self {
+        let mut config = <Self as StructOpt>::from_args();
+        if let Err(message) = config.read_env_flags() {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
+        config
+    }
+
+    /// Reads settings from the given arguments (the first is the program name)
+    /// and the environment.
+    ///
+    /// # Errors
+    ///
+    /// Invalid or unknown flags, as a printable message.
+    pub fn parse_from<I>(args: I) -> Result<Self, String>
+    where
+        I: IntoIterator,
+        I::Item: Into<std::ffi::OsString> + Clone,
+    {
+        let mut config = <Self as StructOpt>::from_iter_safe(args).map_err(|e| e.message)?;
+        config.read_env_flags()?;
+        Ok(config)
+    }
+
+    /// Boolean flags that also have an environment variable (clap 2 flags
+    /// take none): `KVSTORE_INSECURE_NO_AUTH`; then the checks no flag
+    /// parser does.
+    fn read_env_flags(&mut self) -> Result<(), String> {
+        const NAME: &str = "KVSTORE_INSECURE_NO_AUTH";
+        if let Ok(value) = std::env::var(NAME) {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => self.insecure_no_auth = true,
+                "" | "0" | "false" | "no" | "off" => {}
+                _ => return Err(format!("{NAME} must be true or false, not {value:?}")),
+            }
+        }
+        self.refuse_empty_switches()?;
+        if self.max_header_bytes > HTTP_HEAD_CEILING_BYTES {
+            return Err(format!(
+                "--max-header-bytes can be at most {HTTP_HEAD_CEILING_BYTES}, the HTTP layer's ceiling"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A setting that turns something on (tokens, TLS, NATS) must say what
+    /// with: an empty value (often `VAR=` in an env file) is refused rather
+    /// than read as either "on" or "off".
+    fn refuse_empty_switches(&self) -> Result<(), String> {
+        let empty_path = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.as_os_str().is_empty());
+        let empty_text = |t: Option<&str>| t.is_some_and(|t| t.trim().is_empty());
+        let checks = [
+            (
+                empty_text(self.auth_token.as_ref().map(Secret::expose)),
+                "--auth-token (KVSTORE_AUTH_TOKEN)",
+            ),
+            (
+                empty_path(&self.auth_file),
+                "--auth-file (KVSTORE_AUTH_FILE)",
+            ),
+            (empty_path(&self.tls_cert), "--tls-cert (KVSTORE_TLS_CERT)"),
+            (empty_path(&self.tls_key), "--tls-key (KVSTORE_TLS_KEY)"),
+            (
+                empty_text(self.nats_url.as_deref()),
+                "--nats-url (KVSTORE_NATS_HOST)",
+            ),
+            (
+                empty_text(self.nats_stream.as_deref()),
+                "--nats-stream (KVSTORE_NATS_STREAM)",
+            ),
+        ];
+        match checks.iter().find(|(empty, _)| *empty) {
+            Some((_, name)) => Err(format!(
+                "{name} is set but empty: give a value, or unset it to leave that feature off"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_defaults_agree_with_the_libraries() {
+        let config = Config::parse_from(["server", "--host", "http://0.0.0.0:0", "--shards", "8"])
+            .expect("valid flags");
+        assert_eq!(config.host.authority(), "0.0.0.0:0");
+        assert_eq!(config.shards, 8);
+        // Each server default is written once, in its flag; those that
+        // mirror a library's own default must agree with it.
+        let defaults = Config::parse_from(["server"]).expect("no flags");
+        assert_eq!(defaults.shards, kv_core::store::DEFAULT_SHARDS);
+        assert_eq!(defaults.limits(), kv_core::Limits::default());
+        assert_eq!(defaults.ring_limits(), kv_pubsub::RingLimits::default());
+        assert_eq!(defaults.max_txn_ops, kv_core::api::DEFAULT_MAX_TXN_OPS);
+        assert_eq!(defaults.host.authority(), DEFAULT_SERVER_HOST);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let token = Config::parse_from(["server", "--auth-token", "0123456789abcdef"]).unwrap();
+        assert!(!format!("{token:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn switches_set_to_nothing_are_refused() {
+        for (flag, name) in [
+            ("--auth-token", "KVSTORE_AUTH_TOKEN"),
+            ("--auth-file", "KVSTORE_AUTH_FILE"),
+            ("--nats-url", "KVSTORE_NATS_HOST"),
+            ("--nats-stream", "KVSTORE_NATS_STREAM"),
+        ] {
+            let err = Config::parse_from(["server", flag, ""]).expect_err(flag);
+            assert!(err.contains(name) && err.contains("empty"), "{err}");
+        }
+        let err = Config::parse_from(["server", "--tls-cert", "", "--tls-key", "k.pem"])
+            .expect_err("empty cert path");
+        assert!(err.contains("KVSTORE_TLS_CERT"), "{err}");
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_a_message() {
+        let err = Config::parse_from(["server", "--host", "ftp://x:1"]).expect_err("bad scheme");
+        assert!(err.contains("scheme"), "{err}");
+    }
+}

@@ -1,0 +1,16 @@
+//! The handlers, one file per route group: parse, call the
+//! [`Service`](crate::service::Service), answer.
+//!
+//! - [`basic`]: the original routes, `/set`, `/get`, `/rm`.
+//! - [`ops`]: `/`, the probes, `/metrics`, `/v1/snapshot`, unknown routes.
+//! - [`kv`]: `/v1/kv/{key}`, raw values with metadata and conditions.
+//! - [`list`]: `/v1/kv?prefix=`, listing and deleting by prefix.
+//! - [`txn`]: `POST /v1/txn`, transactions.
+//! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
+
+pub mod basic;
+pub mod kv;
+pub mod list;
+pub mod ops;
+pub mod txn;
+pub mod watch;

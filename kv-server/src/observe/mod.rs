@@ -1,0 +1,9 @@
+//! What the server tells about itself: metrics, read at each scrape, and
+//! per-thread request tallies. No actix types: the HTTP layer's middleware
+//! and `GET /metrics` handler use these.
+//!
+//! - [`metrics`]: the registry and the collector of the live state.
+//! - [`request_stats`]: request counts and latencies, tallied per thread.
+
+pub mod metrics;
+pub mod request_stats;
