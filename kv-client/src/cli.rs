@@ -245,9 +245,9 @@ pub struct BenchArgs {
     /// With `mixed`: the percentage of requests that are sets.
     #[structopt(long, default_value = "10")]
     pub writes: u8,
-    /// The routes: `seed` (GET /get?key=, POST /set) or `v1` (GET and PUT
-    /// /v1/kv/KEY).
-    #[structopt(long, default_value = "seed", possible_values = &["seed", "v1"])]
+    /// The routes: `basic`, the original ones (GET /get?key=, POST /set),
+    /// or `v1` (GET and PUT /v1/kv/KEY).
+    #[structopt(long, default_value = "basic")]
     pub api: crate::bench::Api,
     /// Concurrent connections, each keeping its connection alive.
     #[structopt(long, default_value = "32")]

@@ -12,7 +12,7 @@ fn server() -> TestServer {
 }
 
 #[test]
-fn set_get_rm_as_the_seed_runs_them() {
+fn set_get_rm_as_the_original_contract_runs_them() {
     let server = server();
     let host = server.base_url();
     let set = client(&host, &["set", "greeting", "hello world"]);

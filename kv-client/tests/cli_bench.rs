@@ -71,7 +71,7 @@ fn a_set_bench_writes_every_key_and_a_get_bench_reads_them() {
     assert_eq!(count(&report, "errors"), 0, "{report}");
     assert_eq!(report["ops"]["set"]["requests"], 500, "{report}");
     assert_eq!(report["workload"], "set");
-    assert_eq!(report["api"], "seed");
+    assert_eq!(report["api"], "basic");
     assert_eq!(report["engine"], "event");
     assert!(report["requests_per_s"].as_f64().expect("rate") > 0.0);
     assert!(report["mb_per_s"].as_f64().expect("throughput") > 0.0);
@@ -276,4 +276,31 @@ fn https_runs_on_the_blocking_engine_with_the_clients_settings() {
     let no_token = ["get", "--requests", "10", "--cacert", cacert];
     let (report, _) = bench(&host, &no_token, 4);
     assert_eq!(report["errors_by_kind"]["401 unauthorized"], 10, "{report}");
+}
+
+/// `--api seed`, the old name of `--api basic`, is still taken (hidden from
+/// the help).
+#[test]
+fn the_old_api_name_is_still_taken() {
+    let server = TestServer::start(cargo_bin("server"), &["--in-memory"]);
+    let host = server.base_url();
+    let out = client(
+        &host,
+        &[
+            "--json",
+            "bench",
+            "get",
+            "--api",
+            "seed",
+            "--requests",
+            "20",
+            "--keys",
+            "5",
+        ],
+    );
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["api"], "basic");
+    let help = client(&host, &["bench", "--help"]);
+    assert!(!stdout(&help).contains("seed"), "{}", stdout(&help));
 }

@@ -80,7 +80,7 @@ fn put_get_meta_get_rev_and_del() {
     let out = client(&host, &["get", "greeting", "--rev"]);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), "2\n");
-    // The seed's `get` sees the value written by `put`.
+    // The original `get` sees the value written by `put`.
     let out = client(&host, &["get", "greeting"]);
     assert_eq!(stdout(&out), "hello again");
 
@@ -256,7 +256,7 @@ fn keys_with_reserved_and_multibyte_characters() {
             (&json!(key), &json!(value))
         );
         let out = client(&host, &["get", key]);
-        assert_eq!(stdout(&out), value, "seed get {key:?}");
+        assert_eq!(stdout(&out), value, "basic get {key:?}");
     }
     // "a b" and "a+b" are different keys.
     assert_exit(&client(&host, &["get", "a b", "--meta"]), 1);

@@ -174,7 +174,7 @@ fn event(line: &str) -> (u64, String, String, Option<String>) {
 }
 
 #[test]
-fn sub_prints_the_seed_lines_and_json() {
+fn sub_prints_the_original_lines_and_json() {
     let server = server(&[]);
     let host = server.base_url();
     let plain = Sub::start(&host, &["sub"]);

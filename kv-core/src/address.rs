@@ -106,7 +106,7 @@ mod tests {
     }
 
     #[test]
-    fn accepts_the_seed_forms() {
+    fn accepts_the_original_forms() {
         let a = parse("0.0.0.0:8000").expect("valid");
         assert_eq!((a.scheme, a.authority().as_str()), ("http", "0.0.0.0:8000"));
         let b = parse("http://127.0.0.1:8000").expect("valid");

@@ -14,7 +14,7 @@
 //!   number of readers.
 //! - [`filter`]: which events a watcher wants.
 //! - [`nats`]: [`NatsFeed`], the hub plus a publisher thread that mirrors it
-//!   to NATS, and [`nats::subscribe`] for reading the seed's subjects (the
+//!   to NATS, and [`nats::subscribe`] for reading the original subjects (the
 //!   only file that uses the `nats` crate).
 //! - [`error`]: the error type, [`FeedError`].
 #![deny(missing_docs)]

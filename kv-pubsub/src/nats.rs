@@ -37,7 +37,7 @@ pub struct NatsConfig {
     /// Server URL, such as `nats://127.0.0.1:4222`.
     pub url: String,
     /// Prepended to the subjects `set`, `rm` and `expire` (empty: the
-    /// seed's bare subjects).
+    /// original bare subjects).
     pub subject_prefix: String,
     /// A JetStream stream over the subjects: the publisher creates it if
     /// missing (file storage, deduplicating by `Nats-Msg-Id`), and a
@@ -377,7 +377,7 @@ fn send(
     )
 }
 
-/// A subscription to the seed's subjects (`set`, `rm`, `expire`, with a
+/// A subscription to the original subjects (`set`, `rm`, `expire`, with a
 /// prefix), yielding events as they arrive; or, with a JetStream stream
 /// configured, replaying the stream from its start and then following it.
 #[derive(Debug)]

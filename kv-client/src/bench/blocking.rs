@@ -33,7 +33,7 @@ pub(crate) struct Blocking {
     config: Config,
     resolver: ResolvedOnce,
     base_url: String,
-    /// `{base}/set` (seed API).
+    /// `{base}/set` (the original routes).
     set_uri: Uri,
     /// Per key, `{base}/get?key=K` (seed) or `{base}/v1/kv/K` (v1), for
     /// the first [`PREBUILT_KEYS`] keys.
@@ -196,7 +196,7 @@ impl<'a> Connection<'a> {
         self.body.clear();
         let result = match (op, plan.api) {
             (Op::Get, _) => self.agent.get(self.engine.key_uri(plan, key)?).call(),
-            (Op::Set, Api::Seed) => {
+            (Op::Set, Api::Basic) => {
                 plan.set_body(&mut self.body, key);
                 self.agent
                     .post(self.engine.set_uri.clone())
@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn uris_are_prebuilt_and_built_alike() {
-        let plan = Plan::new(Api::Seed, Workload::Get, 0, 3, 10);
+        let plan = Plan::new(Api::Basic, Workload::Get, 0, 3, 10);
         let engine = Blocking::new(&plan, "http://127.0.0.1:9", Config::default()).expect("valid");
         assert_eq!(engine.key_uris.len(), 3);
         assert_eq!(

@@ -99,8 +99,8 @@ impl FromStr for Workload {
 /// Which routes a benchmark uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
-    /// `GET /get?key=` and `POST /set` (JSON).
-    Seed,
+    /// The original routes: `GET /get?key=` and `POST /set` (JSON).
+    Basic,
     /// `GET /v1/kv/{key}` and `PUT /v1/kv/{key}` (raw bytes).
     V1,
 }
@@ -108,7 +108,7 @@ pub enum Api {
 impl Api {
     fn name(self) -> &'static str {
         match self {
-            Api::Seed => "seed",
+            Api::Basic => "basic",
             Api::V1 => "v1",
         }
     }
@@ -119,9 +119,10 @@ impl FromStr for Api {
 
     fn from_str(text: &str) -> Result<Self, String> {
         match text {
-            "seed" => Ok(Api::Seed),
+            // `seed`: the old name, still taken, no longer shown.
+            "basic" | "seed" => Ok(Api::Basic),
             "v1" => Ok(Api::V1),
-            _ => Err(format!("unknown API {text:?}: seed or v1")),
+            _ => Err(format!("unknown API {text:?}: basic or v1")),
         }
     }
 }

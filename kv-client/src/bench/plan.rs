@@ -41,7 +41,7 @@ impl Plan {
     ) -> Self {
         let key_target = match api {
             // The key is ASCII letters, digits and `:`, all fine in a query.
-            Api::Seed => format!("/get?key={KEY_PREFIX}"),
+            Api::Basic => format!("/get?key={KEY_PREFIX}"),
             Api::V1 => key_path(KEY_PREFIX),
         };
         Plan {
@@ -80,7 +80,7 @@ impl Plan {
     /// The method and target of a set on `key`.
     pub(crate) fn set_route(&self, key: u64) -> (&'static str, SetTarget<'_>) {
         match self.api {
-            Api::Seed => ("POST", SetTarget::Seed),
+            Api::Basic => ("POST", SetTarget::Seed),
             Api::V1 => ("PUT", SetTarget::Key(self.key_target(key))),
         }
     }
@@ -90,7 +90,7 @@ impl Plan {
     pub(crate) fn set_body(&self, out: &mut Vec<u8>, key: u64) {
         out.clear();
         match self.api {
-            Api::Seed => {
+            Api::Basic => {
                 out.extend_from_slice(b"{\"key\":\"");
                 // Writing to a Vec cannot fail.
                 let _ = write!(out, "{}", KeyName(key));
@@ -114,10 +114,10 @@ impl Plan {
         let bytes = (sent + body.len()) as u64;
         match status {
             200..=299 => Ok(Answer {
-                // The seed route answers a missing key with 200 and
+                // The original route answers a missing key with 200 and
                 // `{"found":false,...}` (`found` is its first field).
                 found: !(op == Op::Get
-                    && self.api == Api::Seed
+                    && self.api == Api::Basic
                     && body.starts_with(b"{\"found\":false")),
                 bytes,
             }),
@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn every_key_is_visited_once_per_round() {
         for keys in [1, 2, 7, 64, 1000, 1024, 10_000] {
-            let plan = plan(Api::Seed, Workload::Get, 0, keys);
+            let plan = plan(Api::Basic, Workload::Get, 0, keys);
             let mut seen = vec![false; keys as usize];
             for n in keys..2 * keys {
                 let key = plan.key(n) as usize;
@@ -269,7 +269,7 @@ mod tests {
     #[test]
     fn mixed_writes_the_requested_share() {
         for writes in [0, 10, 50, 100] {
-            let plan = plan(Api::Seed, Workload::Mixed, writes, 100);
+            let plan = plan(Api::Basic, Workload::Mixed, writes, 100);
             let sets = (0..100_000).filter(|&n| plan.op(n) == Op::Set).count();
             let expected = usize::from(writes) * 1000;
             assert!(sets.abs_diff(expected) <= 1000, "{writes}%: {sets}");
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn targets_are_the_routes_of_the_key() {
-        let seed = plan(Api::Seed, Workload::Get, 0, 3);
+        let seed = plan(Api::Basic, Workload::Get, 0, 3);
         let v1 = plan(Api::V1, Workload::Get, 0, 3);
         for key in [0, 1, 42, 12_345_678, 123_456_789] {
             let name = key_name(key);
@@ -295,7 +295,7 @@ mod tests {
     #[test]
     fn set_bodies_carry_the_documented_value() {
         let mut body = b"stale".to_vec();
-        plan(Api::Seed, Workload::Set, 0, 10).set_body(&mut body, 3);
+        plan(Api::Basic, Workload::Set, 0, 10).set_body(&mut body, 3);
         assert_eq!(body, br#"{"key":"bench:00000003","val":"00000003-a"}"#);
         plan(Api::V1, Workload::Set, 0, 10).set_body(&mut body, 3);
         assert_eq!(body, crate::bench::value_for(3, 10));
@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn answers_are_judged_by_status_and_body() {
-        let seed = plan(Api::Seed, Workload::Mixed, 50, 10);
+        let seed = plan(Api::Basic, Workload::Mixed, 50, 10);
         let found = seed.judge(Op::Get, 200, 0, br#"{"found":true}"#);
         assert_eq!(
             found,

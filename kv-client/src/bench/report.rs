@@ -109,7 +109,7 @@ impl Tally {
 pub struct Setup {
     /// `get`, `set` or `mixed`.
     pub workload: &'static str,
-    /// `seed` or `v1`.
+    /// `basic` or `v1`.
     pub api: &'static str,
     /// What sent the requests: `event` (the event-driven engine, for
     /// http) or `blocking` (a thread per connection, for https).
@@ -367,7 +367,7 @@ mod tests {
         a.merge(b);
         let setup = Setup {
             workload: "mixed",
-            api: "seed",
+            api: "basic",
             engine: "event",
             connections: 2,
             keys: 10,

@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn requests_carry_host_token_and_body() {
         let requests = Requests::new("127.0.0.1:9", Some("s3cret")).expect("a valid token");
-        let seed = Plan::new(Api::Seed, Workload::Mixed, 50, 100, 4);
+        let seed = Plan::new(Api::Basic, Workload::Mixed, 50, 100, 4);
         let (mut out, mut body) = (Vec::new(), Vec::new());
         assert_eq!(requests.write(&mut out, &seed, Op::Get, 42, &mut body), 0);
         assert_eq!(

@@ -229,7 +229,7 @@ fn from_nats(
     Ok(EXIT_OK)
 }
 
-/// The seed's lines, or one JSON object per line; flushed at once so the
+/// The original lines, or one JSON object per line; flushed at once so the
 /// output can be piped.
 fn print_event(event: &WatchEvent, json: bool, out: &mut dyn Write) -> std::io::Result<()> {
     if json {

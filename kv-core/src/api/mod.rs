@@ -1,7 +1,7 @@
 //! The HTTP/JSON wire types, shared by `kv-server` and `kv-client` so they are
 //! written once.
 //!
-//! The seed routes' documented fields are kept exactly; extra fields such as
+//! The original routes' documented fields are kept exactly; extra fields such as
 //! `rev` are additions a client may ignore.
 
 use serde::{Deserialize, Serialize};
@@ -249,7 +249,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn seed_fields_are_exact() {
+    fn original_fields_are_exact() {
         let set = SetResponse {
             inserted: true,
             ejected_val: None,
@@ -336,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_answers_without_extras_still_parse() {
+    fn original_answers_without_extras_still_parse() {
         let rm: RmResponse =
             serde_json::from_value(json!({"found": true, "removed": true, "ejected_val": "x"}))
                 .expect("parses");

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One committed change, as the watch stream (`GET /v1/watch`) and NATS
-/// carry it. On NATS, `key` and `val` keep the seed's payload fields.
+/// carry it. On NATS, `key` and `val` keep the original payload fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WatchEvent {

@@ -340,11 +340,11 @@ fn a_read_only_token_reads_everything_and_writes_nothing() {
 }
 
 #[test]
-fn prefix_rights_on_the_seed_and_key_routes() {
+fn prefix_rights_on_the_basic_and_key_routes() {
     let (server, _dir) = start_with_tokens("warn");
     assert_status(&set(&server, ROOT, "other", "root's"), 201, "root set");
     let a = Some(APP);
-    // Seed routes.
+    // The original routes.
     assert_status(&set(&server, APP, "app/x", "1"), 201, "app set inside");
     assert_forbidden(&set(&server, APP, "other", "x"), "app set outside");
     assert_forbidden(

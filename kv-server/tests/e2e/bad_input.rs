@@ -23,7 +23,7 @@ fn assert_error(reply: &Reply, status: u16, code: &str) {
 }
 
 /// Writes one known key, for checking afterwards that nothing was lost.
-fn seed_witness(server: &TestServer) {
+fn original_witness(server: &TestServer) {
     let set = post_json(
         &server.url("/set"),
         &json!({"key": "witness", "val": "intact"}),
@@ -39,7 +39,7 @@ fn assert_witness(server: &TestServer) {
 #[test]
 fn malformed_bodies_are_400() {
     let server = start(&[]);
-    seed_witness(&server);
+    original_witness(&server);
     let json_ct = Some("application/json");
     for (path, body) in [
         ("/set", &b"{\"key\": \"a\""[..]),
@@ -113,7 +113,7 @@ fn key_over_the_limit_is_400_and_at_the_limit_is_fine() {
 #[test]
 fn value_over_the_limit_is_413_with_content_length() {
     let server = start(&[]);
-    seed_witness(&server);
+    original_witness(&server);
     let at_limit = "v".repeat(1024 * 1024);
     let ok = post_json(&server.url("/set"), &json!({"key": "big", "val": at_limit}));
     assert_eq!(ok.status, 201, "{}", ok.body);
@@ -139,7 +139,7 @@ fn value_over_the_limit_is_413_with_content_length() {
 #[test]
 fn value_over_the_limit_is_413_without_content_length() {
     let server = start(&["--max-value-bytes", "1000"]);
-    seed_witness(&server);
+    original_witness(&server);
     // A chunked body far over the body limit (2 x 1000 + 64 KiB).
     let val = "v".repeat(200 * 1024);
     let body = json!({"key": "chunked", "val": val}).to_string();
@@ -192,7 +192,7 @@ fn wrong_content_type_is_415() {
 #[test]
 fn content_types_that_are_not_media_types_are_400() {
     let server = start(&[]);
-    seed_witness(&server);
+    original_witness(&server);
     for content_type in ["__main__", "text/", "text/plain; charset"] {
         let reply = request(
             "PUT",

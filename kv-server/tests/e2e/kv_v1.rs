@@ -1,6 +1,6 @@
 //! `GET|PUT|DELETE /v1/kv/{key}`: raw values (any bytes) in the body, keys
 //! in the path, metadata in headers, conditions in `If-Match` /
-//! `If-None-Match`; the same data through the seed routes, across restarts
+//! `If-None-Match`; the same data through the original routes, across restarts
 //! and under concurrent compare-and-set.
 
 use std::collections::BTreeSet;
@@ -250,7 +250,7 @@ fn utf8_and_binary_values_in_json_and_raw_with_their_content_type() {
     // A later write without a type drops the old one.
     assert_eq!(put(&server, "typed", b"plain", &[]).status, 200);
     assert_value(&server, "typed", b"plain", None);
-    // The seed route reads the same key and (UTF-8) value.
+    // The original route reads the same key and (UTF-8) value.
     let seed = get(&server.url("/get?key=text"));
     assert_eq!(
         seed.json()["inserted_val"],
@@ -345,10 +345,10 @@ fn keys_with_reserved_and_multibyte_characters_round_trip_through_the_path() {
         assert_eq!(
             seed.json()["inserted_val"],
             json!(value),
-            "seed /get {key:?}"
+            "basic /get {key:?}"
         );
     }
-    // And the other way: written by the seed route, read by the path.
+    // And the other way: written by the original route, read by the path.
     let set = post_json(
         &server.url("/set"),
         &json!({"key": "seed/ü ?#%", "val": "from /set"}),

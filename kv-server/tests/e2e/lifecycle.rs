@@ -29,7 +29,7 @@ fn refuses_to_start(args: &[&str], env: &[(&str, &str)]) -> String {
 }
 
 #[test]
-fn seed_host_forms_are_accepted() {
+fn original_host_forms_are_accepted() {
     for host in ["http://127.0.0.1:0", "http://127.0.0.1:0/", "127.0.0.1:0"] {
         let server = start_with_env(&[], &[("KVSTORE_SERVER_HOST", host)]);
         assert_eq!(get(&server.url("/")).status, 200, "{host}");

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod basic_routes;
 mod compaction;
 mod concurrency;
 mod crash;
@@ -17,7 +18,6 @@ mod nats_feed;
 mod protected_mode;
 #[cfg(target_os = "linux")]
 mod scheduling;
-mod seed_routes;
 mod tls;
 mod ttl;
 mod v1_list;

@@ -1,5 +1,5 @@
 //! The change feed mirrored to a real `nats-server`: a subscriber of the
-//! seed's subjects gets every change in revision order, and with a
+//! original subjects gets every change in revision order, and with a
 //! JetStream stream an outage of NATS in the middle of the writes loses
 //! nothing and duplicates nothing.
 

@@ -96,7 +96,7 @@ fn a_public_address_without_a_token_is_refused() {
         &run_to_exit(&["--in-memory", "--host", "0.0.0.0:0"], &[]),
         "--host 0.0.0.0:0",
     );
-    // The seed's way of saying it, through the environment.
+    // The original way of saying it, through the environment.
     assert_refused(
         &run_to_exit(&["--in-memory"], &[("KVSTORE_SERVER_HOST", "0.0.0.0:0")]),
         "KVSTORE_SERVER_HOST=0.0.0.0:0",

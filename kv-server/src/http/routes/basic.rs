@@ -13,7 +13,7 @@ use crate::http::extract::Ready;
 use crate::http::schemas::Key;
 
 /// `POST /set` -> 201 `{"inserted", "ejected_val", "rev"}`.
-#[utoipa::path(post, path = "/set", tag = "seed", request_body = SetRequest,
+#[utoipa::path(post, path = "/set", tag = "basic", request_body = SetRequest,
     responses((status = 201, description = "Stored", body = SetResponse),
         (status = 400, description = "Bad input", body = ErrorBody),
         (status = 413, description = "Value over --max-value-bytes, or body over twice that",
@@ -30,7 +30,7 @@ pub async fn set(
 }
 
 /// `GET /get?key=` -> 200 `{"found", "inserted_val"}`.
-#[utoipa::path(get, path = "/get", tag = "seed",
+#[utoipa::path(get, path = "/get", tag = "basic",
     params(("key" = inline(Key), Query)),
     responses((status = 200, description = "Found or not", body = GetResponse),
         (status = 400, description = "Bad input", body = ErrorBody)))]
@@ -44,7 +44,7 @@ pub async fn get(
 }
 
 /// `DELETE /rm` -> 200 `{"found", "removed", "ejected_val", "rev"}`.
-#[utoipa::path(delete, path = "/rm", tag = "seed", request_body = RmRequest,
+#[utoipa::path(delete, path = "/rm", tag = "basic", request_body = RmRequest,
     responses((status = 200, description = "Removed or not found", body = RmResponse),
         (status = 400, description = "Bad input", body = ErrorBody),
         (status = 413, description = "Body over twice --max-value-bytes", body = ErrorBody),
@@ -60,7 +60,7 @@ pub async fn rm(
 
 /// `POST /rm`: the same as `DELETE /rm`, for clients that cannot send a
 /// body with DELETE.
-#[utoipa::path(post, path = "/rm", tag = "seed", request_body = RmRequest,
+#[utoipa::path(post, path = "/rm", tag = "basic", request_body = RmRequest,
     responses((status = 200, description = "Removed or not found", body = RmResponse),
         (status = 400, description = "Bad input", body = ErrorBody),
         (status = 413, description = "Body over twice --max-value-bytes", body = ErrorBody),

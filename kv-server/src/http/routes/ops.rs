@@ -19,7 +19,7 @@ use crate::observe::metrics::CONTENT_TYPE;
 use crate::service::context::ServerContext;
 
 /// `GET /`: the server is up; whether it takes writes; its fsync policy.
-#[utoipa::path(get, path = "/", tag = "seed",
+#[utoipa::path(get, path = "/", tag = "basic",
     responses((status = 200, description = "Up", body = HealthResponse)))]
 pub async fn health(state: Ready) -> Json<HealthResponse> {
     Json(state.health())

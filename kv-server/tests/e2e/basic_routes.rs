@@ -1,4 +1,4 @@
-//! The seed's routes and bodies, exactly as documented.
+//! The original routes and bodies, exactly as documented.
 
 use kv_testkit::http::{get, post_json, request};
 use serde_json::json;
@@ -19,7 +19,7 @@ fn health_says_up() {
 }
 
 #[test]
-fn set_get_rm_round_trip_with_the_seed_fields() {
+fn set_get_rm_round_trip_with_the_original_fields() {
     let server = start(&[]);
     let set = post_json(&server.url("/set"), &json!({"key": "abc", "val": "xyz"}));
     assert_eq!(set.status, 201);
