@@ -280,6 +280,26 @@ pub struct BenchArgs {
     pub token: Option<String>,
 }
 
+impl BenchArgs {
+    /// The options `client bench` runs with.
+    pub fn options(self) -> crate::bench::Options {
+        let args = self;
+        crate::bench::Options {
+            workload: args.workload,
+            writes: args.writes,
+            api: args.api,
+            connections: args.connections,
+            threads: args.threads,
+            duration: args.duration,
+            requests: args.requests,
+            keys: args.keys,
+            value_size: args.value_size,
+            preload: args.preload,
+            token: args.token,
+        }
+    }
+}
+
 /// Writes the completion script for `shell` (one of the names
 /// [`CliCommand::Completions`] accepts) to `out`.
 pub fn completions(shell: &str, mut out: &mut dyn std::io::Write) -> Result<(), String> {

@@ -11,12 +11,12 @@
 //! - [`store`]: [`Store`], the cheap, cloneable read handle, and
 //!   [`StoreWriter`] ([`store::writer`]), the single mutating handle that
 //!   evaluates commands into a [`Batch`] (one evaluation path for every
-//!   command) and applies it.
+//!   command) and applies it; [`store::listing`]: [`Store::list`], ordered
+//!   pages of keys with a cursor.
 //! - [`command`]: the mutations ([`Command`]) and what each one did
 //!   ([`Outcome`], [`Change`]).
 //! - [`txn`]: transactions: comparisons, then one branch of operations.
 //! - [`entry`]: a stored value with its revision metadata.
-//! - [`listing`]: [`Store::list`], ordered pages of keys with a cursor.
 //! - [`limits`]: key and value size limits and their validation.
 //! - [`api`]: the HTTP/JSON wire types, shared by the server and the client.
 //! - [`value_text`]: values in JSON, as text or base64 with an `encoding`.
@@ -32,7 +32,6 @@ pub mod command;
 pub mod entry;
 pub mod error;
 pub mod limits;
-pub mod listing;
 pub mod store;
 pub mod txn;
 pub mod value_text;

@@ -41,7 +41,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::BenchArgs;
 use crate::client::KvClient;
 use crate::exit::{Failure, EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE};
 use blocking::Blocking;
@@ -170,6 +169,34 @@ fn value_into(out: &mut Vec<u8>, i: u64, size: usize) {
     out.truncate(start + size);
 }
 
+/// What `client bench` was asked to do (the command line's `bench`
+/// options, without the option parser: see `cli::BenchArgs`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// What to send.
+    pub workload: Workload,
+    /// With `mixed`: the percentage of requests that are sets.
+    pub writes: u8,
+    /// Which routes.
+    pub api: Api,
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Threads of the event-driven engine (one per CPU when `None`).
+    pub threads: Option<usize>,
+    /// How long to measure, unless `requests` is given.
+    pub duration: Duration,
+    /// Stop after this many requests.
+    pub requests: Option<u64>,
+    /// The key space.
+    pub keys: u64,
+    /// Bytes in every value written.
+    pub value_size: usize,
+    /// Write every key once before measuring.
+    pub preload: bool,
+    /// The bearer token, for the engine's own requests.
+    pub token: Option<String>,
+}
+
 /// Runs `client bench` against the server of `client` and prints the
 /// report to `out` (JSON with `json`), progress to `err`. Returns the exit
 /// code: [`EXIT_OK`], or [`EXIT_SERVER_ERROR`] when any request failed.
@@ -180,7 +207,7 @@ fn value_into(out: &mut Vec<u8>, i: u64, size: usize) {
 /// written; a thread cannot be started.
 pub(crate) fn run(
     client: &KvClient,
-    args: &BenchArgs,
+    args: &Options,
     json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -250,7 +277,7 @@ pub(crate) fn run(
 /// (ureq, one thread per connection) for `https://`.
 fn engine(
     client: &KvClient,
-    args: &BenchArgs,
+    args: &Options,
     plan: &Arc<Plan>,
     err: &mut dyn Write,
 ) -> Result<Box<dyn Engine>, Failure> {
@@ -272,7 +299,7 @@ fn engine(
 }
 
 /// What is wrong with `args`, if anything.
-fn invalid(args: &BenchArgs) -> Option<&'static str> {
+fn invalid(args: &Options) -> Option<&'static str> {
     if args.connections == 0 {
         Some("--connections must be at least 1")
     } else if args.keys == 0 {

@@ -77,7 +77,7 @@ fn execute(client: &KvClient, command: CliCommand, io: &mut Io<'_>) -> Result<u8
         CliCommand::Import(args) => import::run(client, &args, io),
         CliCommand::Backup(args) => backup::run(client, &args, io),
         CliCommand::Bench(args) => {
-            crate::bench::run(client, &args, io.printer.json, io.out, io.err)
+            crate::bench::run(client, &args.options(), io.printer.json, io.out, io.err)
         }
         CliCommand::Completions(args) => {
             crate::cli::completions(&args.shell, io.out)

@@ -23,8 +23,10 @@
 //! - [`state`](self): the shards and counters the handles share.
 //! - `evaluation`: one batch being evaluated, with its pending overlay.
 //! - [`writer`]: [`StoreWriter`] and [`Batch`].
+//! - [`listing`]: [`Store::list`], ordered pages of keys with a cursor.
 
 mod evaluation;
+pub mod listing;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;

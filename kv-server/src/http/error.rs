@@ -11,13 +11,12 @@ use kv_core::api::{ErrorBody, ErrorDetail};
 use crate::error::ServerError;
 use crate::http::gate::request_head::Refusal;
 
-impl From<Refusal> for ServerError {
-    fn from(refusal: Refusal) -> Self {
-        match refusal.status {
-            408 => ServerError::RequestTimeout(refusal.detail),
-            431 => ServerError::HeadersTooLarge(refusal.detail),
-            _ => ServerError::BadRequest(refusal.detail),
-        }
+/// The error the connection gate's refusal of a head answers with.
+pub fn refused(refusal: Refusal) -> ServerError {
+    match refusal.status {
+        408 => ServerError::RequestTimeout(refusal.detail),
+        431 => ServerError::HeadersTooLarge(refusal.detail),
+        _ => ServerError::BadRequest(refusal.detail),
     }
 }
 

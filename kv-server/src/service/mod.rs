@@ -14,7 +14,7 @@ use kv_core::api::{
     RmRequest, RmResponse, SetRequest, SetResponse,
 };
 use kv_core::command::Condition;
-use kv_core::listing::{ListPage, ListQuery};
+use kv_core::store::listing::{ListPage, ListQuery};
 use kv_core::txn::{Txn, TxnResult};
 use kv_core::value_text::to_text;
 use kv_core::{Command, Entry, Outcome, Store};

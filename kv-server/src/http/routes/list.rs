@@ -5,7 +5,7 @@ use actix_web::web::{Json, Query};
 use kv_core::api::{
     DeletePrefixResponse, ErrorBody, ListEntry, ListResponse, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT,
 };
-use kv_core::listing::{ListItem, ListQuery};
+use kv_core::store::listing::{ListItem, ListQuery};
 use serde::Deserialize;
 
 use crate::auth::{Principal, Right};

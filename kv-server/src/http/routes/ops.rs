@@ -11,6 +11,7 @@ use kv_core::api::{HealthResponse, ProbeResponse};
 
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
+use crate::http::error::refused;
 use crate::http::extract::Ready;
 use crate::http::gate::{ConnectionHandle, REFUSED_PATH};
 use crate::http::headers::REVISION_HEADER;
@@ -97,7 +98,7 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ServerError
             .conn_data::<Arc<ConnectionHandle>>()
             .and_then(|connection| connection.take_refusal());
         if let Some(refusal) = refusal {
-            return Err(refusal.into());
+            return Err(refused(refusal));
         }
     }
     // Without a valid token, an unknown route is 401 like a known one: an
