@@ -1,10 +1,5 @@
-//! NATS: [`NatsFeed`] mirrors the hub to NATS subjects from a publisher
-//! thread, and [`subscribe`] reads those subjects back.
-//!
-//! This is the only file that uses the `nats` crate, which is deprecated
-//! upstream in favour of an async client; swapping it changes this file
-//! alone.
-#![allow(deprecated)]
+//! [`NatsFeed`] mirrors the hub to NATS subjects from a publisher thread,
+//! and [`subscribe`] reads those subjects back.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
