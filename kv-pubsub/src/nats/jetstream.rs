@@ -188,18 +188,25 @@ fn ensure_stream(inner: &Inner) -> Result<(), LogError> {
     }
 }
 
-impl ReplicatedLog for JetStreamLog {
-    fn append(&self, msg_id: &str, payload: &[u8], done: AppendDone) {
-        let mut headers = nats::header::HeaderMap::new();
-        headers.insert(nats::header::NATS_MSG_ID, msg_id.to_owned());
+impl JetStreamLog {
+    /// Publishes `payload` on `subject` (a subject of some stream) with
+    /// `headers`; `done` gets the stream's acknowledgement, as for
+    /// [`ReplicatedLog::append`].
+    pub(crate) fn publish_acked(
+        &self,
+        subject: &str,
+        headers: &nats::header::HeaderMap,
+        payload: &[u8],
+        done: AppendDone,
+    ) {
         let timeout = self.inner.settings.ack_timeout;
         // Called by whichever comes first: the reply (or its expiry), or a
         // failure to send.
         let slot = Arc::new(Mutex::new(Some(done)));
         let on_reply = Arc::clone(&slot);
         let sent = self.inner.replies.send(
-            &self.inner.subject,
-            Some(&headers),
+            subject,
+            Some(headers),
             payload,
             timeout,
             Box::new(move |reply| {
@@ -213,6 +220,27 @@ impl ReplicatedLog for JetStreamLog {
                 done(Err(AppendError::NotStored(format!("not sent: {e}"))));
             }
         }
+    }
+
+    /// A JetStream API request on this log's connection: the answer, or the
+    /// API's error (`(404)` in its text when the thing asked for does not
+    /// exist).
+    pub(crate) fn api_request(&self, subject: &str, body: &Value) -> Result<Value, LogError> {
+        api(&self.inner, subject, body)
+    }
+
+    /// A name no other process picks (the random part of a new inbox).
+    pub(crate) fn unique_name(&self) -> String {
+        let inbox = self.inner.conn.new_inbox();
+        inbox.rsplit('.').next().unwrap_or(&inbox).to_owned()
+    }
+}
+
+impl ReplicatedLog for JetStreamLog {
+    fn append(&self, msg_id: &str, payload: &[u8], done: AppendDone) {
+        let mut headers = nats::header::HeaderMap::new();
+        headers.insert(nats::header::NATS_MSG_ID, msg_id.to_owned());
+        self.publish_acked(&self.inner.subject, &headers, payload, done);
     }
 
     fn bounds(&self) -> Result<LogBounds, LogError> {

@@ -2,22 +2,37 @@
 //! `latest` of a JetStream Object Store bucket (`<stream>-snapshots`),
 //! described by the text the uploader gives.
 //!
-//! An upload replaces the object (its metadata is rolled up) and then
-//! purges the chunks of the one it replaced, which the `nats` crate leaves
-//! behind (it looks the old object up under a doubly encoded name).
+//! Uploads are written here rather than with the `nats` crate's `put`,
+//! which publishes each chunk with its slow request path, looks the
+//! replaced object up under a doubly encoded name (so it never purges its
+//! chunks) and logs that failed lookup as an error every time. Here the
+//! chunks are published with their acknowledgements in flight together,
+//! then the metadata (rolled up: it replaces the old object's), then the
+//! replaced object's chunks are purged. The layout is the Object Store's
+//! own (chunks on `$O.<bucket>.C.<nuid>`, metadata on
+//! `$O.<bucket>.M.<name in base64>` with the SHA-256 of the content), so
+//! the crate's `get` reads it and checks the digest.
 
 use std::io::Read;
+use std::sync::mpsc;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::Engine as _;
 
 use log::info;
+use serde_json::json;
 
 use crate::nats::jetstream::JetStreamLog;
 use crate::replicated::{LogError, SharedSnapshot, SnapshotStore};
 
 /// The name of the one object kept.
 const OBJECT: &str = "latest";
+/// Bytes in each chunk (the Object Store's usual size).
+const CHUNK_BYTES: usize = 128 * 1024;
 
 /// A bucket holding the newest uploaded snapshot.
 pub struct ObjectSnapshots {
+    log: JetStreamLog,
     js: nats::jetstream::JetStream,
     store: nats::object_store::ObjectStore,
     bucket: String,
@@ -46,9 +61,16 @@ impl ObjectSnapshots {
     pub fn open(log: &JetStreamLog, stream: &str, replicas: usize) -> Result<Self, LogError> {
         let js = nats::jetstream::new(log.connection().clone());
         let bucket = format!("{stream}-snapshots");
-        let store = match js.object_store(&bucket) {
-            Ok(store) => store,
-            Err(_) => {
+        // Asked here first: the crate logs a missing stream as an error.
+        let exists = match log.api_request(&format!("$JS.API.STREAM.INFO.OBJ_{bucket}"), &json!({}))
+        {
+            Ok(_) => true,
+            Err(LogError::Protocol(detail)) if detail.contains("(404)") => false,
+            Err(e) => return Err(e),
+        };
+        let store = match exists {
+            true => js.object_store(&bucket).map_err(unavailable)?,
+            false => {
                 let store = js
                     .create_object_store(&nats::object_store::Config {
                         bucket: bucket.clone(),
@@ -61,19 +83,33 @@ impl ObjectSnapshots {
                 store
             }
         };
-        Ok(Self { js, store, bucket })
+        Ok(Self {
+            log: log.clone(),
+            js,
+            store,
+            bucket,
+        })
     }
 
     /// The current object's metadata, `None` when there is none (or it was
-    /// deleted).
+    /// deleted). Asked here: the crate logs a missing object as an error.
     fn info(&self) -> Result<Option<nats::object_store::ObjectInfo>, LogError> {
-        match self.store.info(OBJECT) {
-            Ok(info) if !info.deleted => Ok(Some(info)),
-            Ok(_) => Ok(None),
-            // The server says "no message found" when nothing was uploaded.
-            Err(e) if e.to_string().contains("no message found") => Ok(None),
-            Err(e) => Err(unavailable(e)),
-        }
+        let subject = format!("$O.{}.M.{}", self.bucket, URL_SAFE.encode(OBJECT));
+        let answer = match self.log.api_request(
+            &format!("$JS.API.STREAM.MSG.GET.OBJ_{}", self.bucket),
+            &json!({ "last_by_subj": subject }),
+        ) {
+            Ok(answer) => answer,
+            Err(LogError::Protocol(detail)) if detail.contains("(404)") => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let data = answer["message"]["data"].as_str().unwrap_or_default();
+        let bytes = STANDARD
+            .decode(data)
+            .map_err(|e| LogError::Protocol(format!("snapshot metadata: {e}")))?;
+        let info: nats::object_store::ObjectInfo = serde_json::from_slice(&bytes)
+            .map_err(|e| LogError::Protocol(format!("snapshot metadata: {e}")))?;
+        Ok((!info.deleted).then_some(info))
     }
 }
 
@@ -97,14 +133,59 @@ impl SnapshotStore for ObjectSnapshots {
 
     fn upload(&self, description: &str, data: &mut dyn Read) -> Result<(), LogError> {
         let replaced = self.info()?;
-        let meta = nats::object_store::ObjectMeta {
+        let nuid = self.log.unique_name();
+        let chunk_subject = format!("$O.{}.C.{nuid}", self.bucket);
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buffer = vec![0; CHUNK_BYTES];
+        let (acks, answers) = mpsc::channel();
+        let (mut size, mut chunks) = (0, 0);
+        loop {
+            let n = read_full(data, &mut buffer).map_err(unavailable)?;
+            if n == 0 {
+                break;
+            }
+            digest.update(&buffer[..n]);
+            size += n;
+            chunks += 1;
+            let acks = acks.clone();
+            self.log.publish_acked(
+                &chunk_subject,
+                &nats::header::HeaderMap::new(),
+                &buffer[..n],
+                Box::new(move |outcome| drop(acks.send(outcome))),
+            );
+        }
+        drop(acks);
+        for outcome in answers {
+            outcome.map_err(|e| LogError::Unavailable(format!("snapshot chunk: {e}")))?;
+        }
+        let info = nats::object_store::ObjectInfo {
             name: OBJECT.into(),
             description: Some(description.to_owned()),
             link: None,
+            bucket: self.bucket.clone(),
+            nuid: nuid.clone(),
+            size,
+            chunks,
+            modified: nats::jetstream::DateTime::now_utc(),
+            digest: format!("SHA-256={}", URL_SAFE.encode(digest.finish())),
+            deleted: false,
         };
-        let mut data = data;
-        let stored = self.store.put(meta, &mut data).map_err(unavailable)?;
-        if let Some(old) = replaced.filter(|old| old.nuid != stored.nuid) {
+        let meta = serde_json::to_vec(&info).map_err(|e| LogError::Protocol(e.to_string()))?;
+        let mut headers = nats::header::HeaderMap::new();
+        headers.insert("Nats-Rollup", "sub".to_owned());
+        let (done, answer) = mpsc::channel();
+        self.log.publish_acked(
+            &format!("$O.{}.M.{}", self.bucket, URL_SAFE.encode(OBJECT)),
+            &headers,
+            &meta,
+            Box::new(move |outcome| drop(done.send(outcome))),
+        );
+        answer
+            .recv()
+            .map_err(|_| LogError::Unavailable("no acknowledgement".into()))?
+            .map_err(|e| LogError::Unavailable(format!("snapshot metadata: {e}")))?;
+        if let Some(old) = replaced.filter(|old| old.nuid != nuid) {
             self.js
                 .purge_stream_subject(
                     format!("OBJ_{}", self.bucket),
@@ -114,4 +195,18 @@ impl SnapshotStore for ObjectSnapshots {
         }
         Ok(())
     }
+}
+
+/// Reads until `buffer` is full or `data` ends; the bytes read.
+fn read_full(data: &mut dyn Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match data.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
