@@ -1,10 +1,14 @@
-//! [`CommandBatch`]: a group-commit batch as replicated mode's log carries
-//! it: the commands themselves, not their results, so that every replica
-//! evaluates them in log order with the same code and gets the same
-//! revisions, conditions and expiries.
+//! The messages of replicated mode's log ([`LogEntry`]): a
+//! [`CommandBatch`], a group-commit batch as the log carries it (the
+//! commands themselves, not their results, so that every replica evaluates
+//! them in log order with the same code and gets the same revisions,
+//! conditions and expiries), or a [`PublisherMark`] (which replica
+//! publishes the feed to NATS).
 //!
 //! # Format (integers little-endian)
 //!
+//! The first byte says which. A publisher mark: `u8` 2, `u64` node, `u64`
+//! epoch, `u64` published revision. A command batch:
 //! `u8` version (1), `u64` proposer, `u64` batch number, the idempotency key
 //! (`u32` length and bytes, empty: none), `u32` command count, then each
 //! command: a `u8` kind and its fields. Strings and byte strings are a `u32`
@@ -20,6 +24,7 @@ use crate::error::{CoreError, Result};
 use crate::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp};
 
 const VERSION: u8 = 1;
+const PUBLISHER_MARK: u8 = 2;
 
 const SET: u8 = 1;
 const RM: u8 = 2;
@@ -42,6 +47,65 @@ pub struct CommandBatch {
     pub idempotency_key: Option<String>,
     /// The commands, in order.
     pub commands: Vec<Command>,
+}
+
+/// Which replica publishes the feed to NATS: its claim (an `epoch` one
+/// above the current) or its heartbeat (the current `epoch`), with the last
+/// revision it saw confirmed published. Applied in log order, the marks
+/// make every replica agree on the publisher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublisherMark {
+    /// The replica that publishes.
+    pub node: u64,
+    /// Its turn's number: each claim takes the next.
+    pub epoch: u64,
+    /// The last revision confirmed published (by it, or by the previous
+    /// publisher when claiming).
+    pub published_rev: u64,
+}
+
+impl PublisherMark {
+    /// The mark's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(25);
+        out.push(PUBLISHER_MARK);
+        put_u64(&mut out, self.node);
+        put_u64(&mut out, self.epoch);
+        put_u64(&mut out, self.published_rev);
+        out
+    }
+}
+
+/// One message of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEntry {
+    /// Commands to apply.
+    Commands(CommandBatch),
+    /// Who publishes the feed.
+    Publisher(PublisherMark),
+}
+
+impl LogEntry {
+    /// Reads a message.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::Malformed`] for bytes that are neither.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        match bytes.first() {
+            Some(&PUBLISHER_MARK) => {
+                let mut r = Reader::new(&bytes[1..]);
+                let mark = PublisherMark {
+                    node: r.u64()?,
+                    epoch: r.u64()?,
+                    published_rev: r.u64()?,
+                };
+                r.finish()?;
+                Ok(LogEntry::Publisher(mark))
+            }
+            _ => CommandBatch::decode(bytes).map(LogEntry::Commands),
+        }
+    }
 }
 
 impl CommandBatch {
@@ -427,5 +491,24 @@ mod tests {
         let mut version = bytes;
         version[0] = 9;
         assert!(CommandBatch::decode(&version).is_err());
+    }
+
+    #[test]
+    fn log_entries_tell_batches_from_publisher_marks() {
+        let batch = every_kind();
+        assert_eq!(
+            LogEntry::decode(&batch.encode()),
+            Ok(LogEntry::Commands(batch))
+        );
+        let mark = PublisherMark {
+            node: 7,
+            epoch: 3,
+            published_rev: u64::MAX,
+        };
+        let bytes = mark.encode();
+        assert_eq!(LogEntry::decode(&bytes), Ok(LogEntry::Publisher(mark)));
+        for cut in 0..bytes.len() {
+            assert!(LogEntry::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
     }
 }

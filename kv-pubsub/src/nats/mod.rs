@@ -19,7 +19,7 @@ pub mod object_snapshots;
 mod replies;
 
 pub use feed::{
-    subscribe, NatsConfig, NatsFeed, NatsSubscription, DUPLICATE_WINDOW, MSG_ID_HEADER,
+    subscribe, NatsConfig, NatsFeed, NatsSubscription, PublishTurn, DUPLICATE_WINDOW, MSG_ID_HEADER,
 };
 pub use jetstream::{JetStreamLog, JetStreamSettings};
 pub use object_snapshots::ObjectSnapshots;

@@ -1,7 +1,8 @@
 //! The applier: the thread that owns the store's writer in replicated mode
 //! and applies the log's messages in order, on every replica alike.
 //!
-//! Each message is a [`CommandBatch`]; its commands are evaluated by the
+//! Each message is a [`CommandBatch`](kv_core::codec::commands::CommandBatch)
+//! or a publisher mark (see [`crate::cluster::publisher`]); a batch's commands are evaluated by the
 //! same kv-core code a single node runs, at the message's log time (never
 //! going back), so conditions, revisions and expiries come out the same on
 //! every replica. The changes go to the feed and the expiry queue; the
@@ -14,13 +15,14 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kv_core::codec::commands::CommandBatch;
+use kv_core::codec::commands::LogEntry;
 use kv_core::{Command, Outcome, StoreWriter};
 use kv_pubsub::replicated::{LogError, LogMessage, LogReader};
 use log::{error, info, warn};
 
 use crate::cluster::pending::Pending;
 use crate::cluster::proposer::{batch_id, idempotent_id};
+use crate::cluster::publisher::Lease;
 use crate::cluster::snapshots::Snapshotter;
 use crate::cluster::status::ReplicaStatus;
 use crate::commit::clock::now_ms;
@@ -51,6 +53,8 @@ pub struct Applier {
     pub time_ms: u64,
     /// Local and shared snapshots.
     pub snapshots: Snapshotter,
+    /// Who publishes the feed to NATS, as the log's marks decide.
+    pub lease: Arc<Mutex<Lease>>,
 }
 
 impl std::fmt::Debug for Applier {
@@ -62,18 +66,34 @@ impl std::fmt::Debug for Applier {
     }
 }
 
-/// Stops the applier thread and waits for it.
+/// Stops the applier thread (and the threads that stop with it) and
+/// waits for them.
 #[derive(Debug)]
 pub struct ApplierHandle {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+    companions: Vec<JoinHandle<()>>,
 }
 
 impl ApplierHandle {
+    /// The flag that stops the applier: a companion thread watches it too.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// A thread that stops with the applier (it watches
+    /// [`stop_flag`](Self::stop_flag)) and is waited for.
+    pub fn add_companion(&mut self, thread: JoinHandle<()>) {
+        self.companions.push(thread);
+    }
+
     /// Stops the thread after the message it is applying, and waits for it
     /// (it writes a last local snapshot and closes the feed).
     pub fn stop(self) {
         self.stop.store(true, Ordering::Release);
+        for thread in self.companions {
+            let _ = thread.join();
+        }
         if self.thread.join().is_err() {
             error!("the applier thread panicked");
         }
@@ -92,7 +112,11 @@ impl Applier {
         let thread = std::thread::Builder::new()
             .name("kv-applier".into())
             .spawn(move || self.run(&jobs, &stopping))?;
-        Ok(ApplierHandle { stop, thread })
+        Ok(ApplierHandle {
+            stop,
+            thread,
+            companions: Vec::new(),
+        })
     }
 
     fn run(mut self, jobs: &mpsc::Receiver<Exclusive>, stop: &AtomicBool) {
@@ -131,8 +155,15 @@ impl Applier {
     /// Applies one message.
     fn apply(&mut self, message: LogMessage) {
         self.time_ms = self.time_ms.max(message.time_ms);
-        let (msg_id, key, outcomes) = match CommandBatch::decode(&message.payload) {
-            Ok(batch) => {
+        let (msg_id, key, outcomes) = match LogEntry::decode(&message.payload) {
+            Ok(LogEntry::Publisher(mark)) => {
+                self.lease
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .apply(mark);
+                (None, None, Vec::new())
+            }
+            Ok(LogEntry::Commands(batch)) => {
                 let own = batch.proposer == self.node;
                 let msg_id = match &batch.idempotency_key {
                     Some(key) => Some(idempotent_id(key)),
@@ -152,7 +183,8 @@ impl Applier {
             }
             Err(e) => {
                 error!(
-                    "log message {} is not a command batch ({e}); skipped, as on every replica",
+                    "log message {} is not a kv-store message ({e}); skipped, as on every \
+                     replica",
                     message.seq
                 );
                 (None, None, Vec::new())

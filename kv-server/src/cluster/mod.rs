@@ -17,6 +17,8 @@
 //! - [`applier`]: the thread that applies the log to the store.
 //! - [`pending`]: proposals waiting for their acknowledgement and outcome.
 //! - [`barrier`]: the log's last sequence, for consistent reads.
+//! - [`publisher`]: which replica mirrors the feed to NATS, decided
+//!   through the log.
 //! - [`snapshots`]: local and shared snapshots, and trimming.
 //! - [`status`]: where this replica is, for `/v1/status` and `/readyz`.
 //!
@@ -27,6 +29,7 @@ pub mod applier;
 pub mod barrier;
 pub mod pending;
 pub mod proposer;
+pub mod publisher;
 pub mod snapshots;
 pub mod status;
 
@@ -37,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use kv_core::api::ProbeResponse;
 use kv_core::{Limits, Store, StoreWriter};
-use kv_pubsub::nats::{JetStreamLog, JetStreamSettings, ObjectSnapshots};
+use kv_pubsub::nats::{JetStreamLog, JetStreamSettings, ObjectSnapshots, PublishTurn};
 use kv_pubsub::replicated::{LogBounds, LogError, ReplicatedLog, SnapshotStore};
 use log::{info, warn};
 
@@ -45,6 +48,7 @@ use crate::cluster::applier::Applier;
 use crate::cluster::barrier::Barrier;
 use crate::cluster::pending::Pending;
 use crate::cluster::proposer::{Proposer, ProposerParts};
+use crate::cluster::publisher::{Lease, PublisherLease};
 use crate::cluster::snapshots::{log_covers, SnapshotMeta, Snapshotter};
 use crate::cluster::status::ReplicaStatus;
 use crate::commit::local::Downstream;
@@ -276,8 +280,11 @@ impl Restored {
         self,
         writer: StoreWriter,
         downstream: Downstream,
+        publishing: Option<Arc<PublishTurn>>,
     ) -> Result<(Cluster, Proposer), StorageError> {
         let node = new_node_id();
+        let lease = Arc::new(Mutex::new(Lease::default()));
+        let feed = Arc::clone(&downstream.feed);
         let status = Arc::new(ReplicaStatus::new(self.seq));
         status.saw(self.target);
         let pending = Arc::new(Mutex::new(Pending::default()));
@@ -300,9 +307,24 @@ impl Restored {
                 last_seq: self.seq,
                 busy: Arc::default(),
             },
+            lease: Arc::clone(&lease),
         }
         .start(job_queue)
         .map_err(StorageError::io("cannot start the applier thread"))?;
+        let mut applier = applier;
+        if let Some(turn) = publishing {
+            let thread = PublisherLease {
+                node,
+                log: Arc::clone(&self.log),
+                lease,
+                turn,
+                feed,
+                status: Arc::clone(&status),
+            }
+            .start(applier.stop_flag())
+            .map_err(StorageError::io("cannot start the publisher lease"))?;
+            applier.add_companion(thread);
+        }
         let proposer = Proposer::start(
             ProposerParts {
                 node,

@@ -18,6 +18,7 @@ use kv_core::store::listing::{ListPage, ListQuery};
 use kv_core::txn::{Txn, TxnResult};
 use kv_core::value_text::to_text;
 use kv_core::{Command, Entry, Outcome, Store, StoreWriter};
+use kv_pubsub::nats::PublishTurn;
 use kv_pubsub::{Feed, Hub, NatsFeed};
 use log::{info, warn};
 
@@ -99,15 +100,22 @@ fn downstream(writer: &StoreWriter, feed: &Arc<dyn Feed>, expiry: &Arc<ExpiryQue
     }
 }
 
-/// The in-process hub, mirrored to NATS when configured. Its history starts
-/// at the recovered revision.
-fn open_feed(config: &Config, last_rev: u64) -> Result<Arc<dyn Feed>, StorageError> {
+/// The in-process hub, mirrored to NATS when configured (during `turn`
+/// only, if given). Its history starts at the recovered revision.
+fn open_feed(
+    config: &Config,
+    last_rev: u64,
+    turn: Option<Arc<PublishTurn>>,
+) -> Result<Arc<dyn Feed>, StorageError> {
     let hub = Hub::new(config.ring_limits(), last_rev);
     Ok(match config.nats() {
         None => Arc::new(hub),
         Some(nats) => {
             info!("publishing changes to NATS at {}", nats.url);
-            Arc::new(NatsFeed::start(hub, nats).map_err(|e| StorageError::Config(e.to_string()))?)
+            Arc::new(
+                NatsFeed::start(hub, nats, turn)
+                    .map_err(|e| StorageError::Config(e.to_string()))?,
+            )
         }
     })
 }
@@ -128,16 +136,18 @@ impl Service {
             match config.cluster_settings() {
                 None => {
                     let (log, storage) = open_log(config, &mut writer)?;
-                    let feed = open_feed(config, store.revision())?;
+                    let feed = open_feed(config, store.revision(), None)?;
                     let downstream = downstream(&writer, &feed, &expiry);
                     let sink = LocalCommit::new(writer, log, downstream);
                     (Box::new(sink), storage, feed, None)
                 }
                 Some(settings) => {
                     let restored = cluster::restore(settings, &mut writer)?;
-                    let feed = open_feed(config, store.revision())?;
+                    // One replica at a time publishes the feed to NATS.
+                    let turn = config.nats().map(|_| Arc::new(PublishTurn::default()));
+                    let feed = open_feed(config, store.revision(), turn.clone())?;
                     let downstream = downstream(&writer, &feed, &expiry);
-                    let (cluster, proposer) = restored.start(writer, downstream)?;
+                    let (cluster, proposer) = restored.start(writer, downstream, turn)?;
                     let storage = Arc::new(StorageStatus::in_memory());
                     (Box::new(proposer), storage, feed, Some(cluster))
                 }
