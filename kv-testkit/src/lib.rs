@@ -2,7 +2,7 @@
 //! `127.0.0.1:0` in its own temporary directory, waits until it has printed
 //! its address, and stops it when dropped; the same for `nats-server`, alone
 //! or as a JetStream cluster, and `haproxy`. Plus a small HTTP helper that
-//! returns any status as a value.
+//! returns any status as a value, and a linearizability checker.
 //!
 //! # Layout
 //!
@@ -13,6 +13,9 @@
 //! - [`nats`]: [`NatsServer`], a real `nats-server` on a free port.
 //! - [`nats_cluster`]: [`NatsCluster`], real `nats-server` nodes clustered
 //!   with JetStream, to kill and restart.
+//! - [`linearizability`]: [`linearizability::check`], whether a history of
+//!   concurrent register operations is linearizable, and [`History`] to
+//!   record one.
 //! - [`rng`]: [`Lcg`], deterministic pseudo-randomness for workloads.
 //! - [`tls`]: [`tls::TestCa`], a private CA and server certificate as PEM files.
 //! - [`now_ms`]: the wall clock, for expiries.
@@ -20,6 +23,7 @@
 
 pub mod haproxy;
 pub mod http;
+pub mod linearizability;
 pub mod nats;
 pub mod nats_cluster;
 pub mod rng;
@@ -27,6 +31,7 @@ pub mod server;
 pub mod tls;
 
 pub use haproxy::Haproxy;
+pub use linearizability::{CheckResult, History};
 pub use nats::NatsServer;
 pub use nats_cluster::NatsCluster;
 pub use rng::Lcg;
