@@ -239,6 +239,10 @@ pub struct StatusResponse {
     /// Replicated mode: messages not applied here yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag: Option<u64>,
+    /// Replicated mode with NATS publishing: the `node` of the replica that
+    /// publishes the feed on the NATS subjects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
 }
 
 /// Answer to `GET /healthz` and `GET /readyz`.

@@ -249,6 +249,7 @@ fn load_state(
 pub struct Cluster {
     node: u64,
     stream: String,
+    lease: Arc<Mutex<Lease>>,
     status: Arc<ReplicaStatus>,
     barrier: Barrier,
     timeout: Duration,
@@ -284,6 +285,7 @@ impl Restored {
     ) -> Result<(Cluster, Proposer), StorageError> {
         let node = new_node_id();
         let lease = Arc::new(Mutex::new(Lease::default()));
+        let lease_view = Arc::clone(&lease);
         let feed = Arc::clone(&downstream.feed);
         let status = Arc::new(ReplicaStatus::new(self.seq));
         status.saw(self.target);
@@ -345,6 +347,7 @@ impl Restored {
             Cluster {
                 node,
                 stream: self.settings.log.stream,
+                lease: lease_view,
                 status,
                 barrier,
                 timeout: self.settings.timeout,
@@ -394,6 +397,8 @@ pub struct ReplicaView {
     pub stream_seq: u64,
     /// Messages not applied here yet.
     pub lag: u64,
+    /// The replica that publishes the feed to NATS, when one does.
+    pub publisher: Option<String>,
 }
 
 impl Cluster {
@@ -436,6 +441,12 @@ impl Cluster {
             applied_seq: self.status.applied_seq(),
             stream_seq: self.status.known_seq(),
             lag: self.status.lag(),
+            publisher: self
+                .lease
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .holder()
+                .map(|node| format!("{node:016x}")),
         }
     }
 

@@ -12,8 +12,7 @@
 //! JetStream consumer drops the repeats). Applied in log order, the marks
 //! make every replica agree on the holder ([`Lease::apply`]). The turn is
 //! not in snapshots: a replica learns it from the holder's next mark, and
-//! when every server restarts, the first turn the log shows starts with
-//! the changes that come next.
+//! the first turn the log shows starts with all the claimer's feed holds.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,6 +56,11 @@ impl Default for Lease {
 }
 
 impl Lease {
+    /// The replica that publishes, if any has claimed the turn.
+    pub fn holder(&self) -> Option<u64> {
+        self.holder
+    }
+
     /// Applies a mark from the log: a claim of a later epoch takes the
     /// turn (the first applied wins; a replica that restarted learns the
     /// holder from its next heartbeat the same way); a heartbeat of the
@@ -143,11 +147,13 @@ impl PublisherLease {
                 }
                 let silent = heard.elapsed() >= CLAIM_AFTER;
                 let retry = last_mark.is_none_or(|at| at.elapsed() >= CLAIM_AFTER);
-                // The first turn the log knows of starts with what comes
-                // next; a later one where the last publisher's
-                // confirmations ended.
+                // The first turn the log knows of starts with everything
+                // this replica's feed holds (all of a new cluster's
+                // changes; after every server restarted, those since its
+                // snapshot, at least once); a later one where the last
+                // publisher's confirmations ended.
                 let from = match holder {
-                    None => self.feed.stats().last_rev,
+                    None => self.feed.stats().oldest_rev.saturating_sub(1),
                     Some(_) => published_rev,
                 };
                 (silent && retry && self.status.caught_up()).then_some(PublisherMark {

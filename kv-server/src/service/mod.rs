@@ -519,6 +519,7 @@ impl Service {
             applied_seq: None,
             stream_seq: None,
             lag: None,
+            publisher: None,
         };
         if let Some(cluster) = &self.cluster {
             let view = cluster.view().await;
@@ -527,6 +528,7 @@ impl Service {
             status.applied_seq = Some(view.applied_seq);
             status.stream_seq = Some(view.stream_seq);
             status.lag = Some(view.lag);
+            status.publisher = view.publisher;
         }
         status
     }
