@@ -20,8 +20,7 @@ use kv_core::{Command, Outcome, StoreWriter};
 use kv_pubsub::replicated::{LogError, LogMessage, LogReader};
 use log::{error, info, warn};
 
-use crate::cluster::pending::Pending;
-use crate::cluster::proposer::{batch_id, idempotent_id};
+use crate::cluster::pending::{batch_id, idempotent_id, Pending};
 use crate::cluster::publisher::Lease;
 use crate::cluster::snapshots::Snapshotter;
 use crate::cluster::status::ReplicaStatus;

@@ -21,6 +21,19 @@ use crate::error::ServerError;
 /// for their retries (JetStream's duplicate window).
 pub const IDEMPOTENT_OUTCOMES_KEPT: Duration = Duration::from_secs(120);
 
+/// Message ids of idempotent requests start with this.
+pub const IDEMPOTENT_PREFIX: &str = "idem-";
+
+/// The message id of a request's `Idempotency-Key`.
+pub fn idempotent_id(key: &str) -> String {
+    format!("{IDEMPOTENT_PREFIX}{key}")
+}
+
+/// The message id of this node's batch number `batch`.
+pub fn batch_id(node: u64, batch: u64) -> String {
+    format!("{node:016x}-{batch}")
+}
+
 /// What evaluating a message's commands gave, one per command.
 pub type Outcomes = Vec<Result<Outcome, CoreError>>;
 
@@ -63,6 +76,8 @@ struct Remembered {
 #[derive(Debug, Default)]
 pub struct Pending {
     proposals: HashMap<String, Proposal>,
+    /// Proposals the log has not acknowledged yet (nor given up on).
+    unacknowledged: usize,
     idempotent: HashMap<String, Remembered>,
     /// The highest sequence applied here, for duplicates of requests whose
     /// outcome is no longer kept.
@@ -89,6 +104,7 @@ impl Pending {
             existing.permits.extend(permits);
             return false;
         }
+        self.unacknowledged += 1;
         self.proposals.insert(
             msg_id.to_owned(),
             Proposal {
@@ -115,7 +131,9 @@ impl Pending {
             return;
         };
         proposal.in_flight = false;
-        proposal.acked = Some(seq);
+        if proposal.acked.replace(seq).is_none() {
+            self.unacknowledged -= 1;
+        }
         if proposal.outcomes.is_none() {
             if let Some(kept) = idempotency_key.and_then(|k| self.idempotent.get(k)) {
                 if kept.seq == seq {
@@ -226,6 +244,11 @@ impl Pending {
         }
     }
 
+    /// Proposals on their way to the log, not acknowledged yet.
+    pub fn unacknowledged(&self) -> usize {
+        self.unacknowledged
+    }
+
     /// Unanswered proposals.
     pub fn len(&self) -> usize {
         self.proposals.len()
@@ -267,6 +290,9 @@ impl Pending {
 
     fn fail(&mut self, msg_id: &str, error: impl Fn() -> ServerError) {
         if let Some(proposal) = self.proposals.remove(msg_id) {
+            if proposal.acked.is_none() {
+                self.unacknowledged -= 1;
+            }
             for reply in proposal.replies {
                 let _ = reply.send(Err(error()));
             }
