@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::support::{agent, consistent_value, request_with, Cluster};
+use crate::support::{agent, consistent_value, put, request_with, Cluster};
 
 /// The stream that holds the log.
 const STREAM: &str = "kvstore";
@@ -68,14 +68,7 @@ fn unique_writer(id: usize, bases: Bases, tally: Arc<Tally>, stop: Arc<AtomicBoo
         let key = format!("u-{id}-{n}");
         let value = format!("{n}");
         let sent = Instant::now();
-        match request_with(
-            &agent,
-            &base,
-            "PUT",
-            &format!("/v1/kv/{key}"),
-            &[],
-            Some(value.as_bytes()),
-        ) {
+        match put(&agent, &base, &key, value.as_bytes()) {
             Ok(answer) if matches!(answer.status, 200 | 201) => {
                 tally.acked.lock().expect("not poisoned").insert(key, value);
                 tally

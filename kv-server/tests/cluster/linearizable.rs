@@ -13,7 +13,7 @@ use std::time::Duration;
 use kv_testkit::linearizability::{History, Input, Output};
 use kv_testkit::Lcg;
 
-use crate::support::{agent, request_with, Cluster};
+use crate::support::{agent, put, request_with, Cluster};
 
 const CLIENTS: usize = 6;
 const KEYS: u64 = 3;
@@ -56,14 +56,7 @@ fn client(id: usize, base: String, history: Arc<History>, stop: Arc<AtomicBool>)
             }
             3 | 4 => {
                 let op = history.call(id, &key, Input::Write(value.clone()));
-                match request_with(
-                    &agent,
-                    &base,
-                    "PUT",
-                    &format!("/v1/kv/{key}"),
-                    &[],
-                    Some(value.as_bytes()),
-                ) {
+                match put(&agent, &base, &key, value.as_bytes()) {
                     Ok(answer) if matches!(answer.status, 200 | 201) => {
                         history.finish(op, Output::Ok)
                     }

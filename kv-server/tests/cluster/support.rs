@@ -157,6 +157,18 @@ pub fn request(
     request_with(&agent(), base, method, path, headers, body)
 }
 
+/// `PUT /v1/kv/{key}` with `value` through `agent`.
+pub fn put(agent: &ureq::Agent, base: &str, key: &str, value: &[u8]) -> Result<Answer, String> {
+    request_with(
+        agent,
+        base,
+        "PUT",
+        &format!("/v1/kv/{key}"),
+        &[],
+        Some(value),
+    )
+}
+
 /// [`request`] through `agent`.
 pub fn request_with(
     agent: &ureq::Agent,

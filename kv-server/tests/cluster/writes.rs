@@ -14,25 +14,23 @@ fn a_retried_idempotent_write_commits_once_whichever_server_gets_it() {
         return;
     };
     let (a, b) = (cluster.server(0).base_url(), cluster.server(1).base_url());
-    let key = [("idempotency-key", "order-17")];
-    let first = request(
-        &a,
-        "POST",
-        "/v1/txn",
-        &[key[0], ("content-type", "application/json")],
-        Some(br#"{"success": [{"put": {"key": "orders", "value": "17"}}]}"#),
-    )
-    .expect("up");
+    let order = |base: &str| {
+        request(
+            base,
+            "POST",
+            "/v1/txn",
+            &[
+                ("idempotency-key", "order-17"),
+                ("content-type", "application/json"),
+            ],
+            Some(br#"{"success": [{"put": {"key": "orders", "value": "17"}}]}"#),
+        )
+        .expect("up")
+    };
+    let first = order(&a);
     assert_eq!(first.status, 200, "{}", first.text());
     // The same request again, to the other server: not applied twice.
-    let again = request(
-        &b,
-        "POST",
-        "/v1/txn",
-        &[key[0], ("content-type", "application/json")],
-        Some(br#"{"success": [{"put": {"key": "orders", "value": "17"}}]}"#),
-    )
-    .expect("up");
+    let again = order(&b);
     assert_eq!(again.status, 200, "{}", again.text());
     assert_eq!(
         again.json(),
