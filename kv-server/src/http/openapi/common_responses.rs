@@ -35,6 +35,9 @@ pub const ROUTE_GUARDS: &[(&str, Access, bool)] = &[
     ("/get", Access::Rights, true),
     ("/rm", Access::Rights, true),
     ("/openapi.json", Access::Open, false),
+    // The console (left out of the document; guarded for the record).
+    ("/ui", Access::Open, false),
+    ("/ui/{asset}", Access::Open, false),
     ("/v1/snapshot", Access::Rights, true),
     ("/v1/kv", Access::Rights, true),
     ("/v1/kv/{key}", Access::Rights, true),
