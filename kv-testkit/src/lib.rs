@@ -6,6 +6,7 @@
 //! # Layout
 //!
 //! - [`server`]: [`TestServer`], a running server process.
+//! - [`browser`]: [`Browser`], headless Chromium under chromedriver (WebDriver).
 //! - [`http`]: [`http::request`], raw HTTP calls for tests.
 //! - [`nats`]: [`NatsServer`], a real `nats-server` on a free port.
 //! - [`rng`]: [`Lcg`], deterministic pseudo-randomness for workloads.
@@ -13,6 +14,7 @@
 //! - [`now_ms`]: the wall clock, for expiries.
 #![deny(missing_docs)]
 
+pub mod browser;
 pub mod haproxy;
 pub mod http;
 pub mod nats;
@@ -20,6 +22,7 @@ pub mod rng;
 pub mod server;
 pub mod tls;
 
+pub use browser::Browser;
 pub use haproxy::Haproxy;
 pub use nats::NatsServer;
 pub use rng::Lcg;
