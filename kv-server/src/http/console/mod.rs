@@ -5,7 +5,7 @@
 //! The console is a plain page: it holds no right of its own and every API
 //! call it makes carries the token the user signed in with (a bearer
 //! header, never a cookie), so serving it needs no token and adds no
-//! authority. Its handlers are in [`crate::http::routes::console`].
+//! authority. Its handlers are in [`crate::http::routes::ui`].
 
 pub mod assets;
 
