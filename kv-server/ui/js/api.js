@@ -61,8 +61,8 @@ export class Api {
       credentials: 'omit',
       redirect: 'error',
     });
-    const rev = Number(response.headers.get('X-Kv-Revision'));
-    if (rev) this.onRevision(rev);
+    const rev = response.headers.get('X-Kv-Revision');
+    if (rev !== null) this.onRevision(Number(rev));
     if (!response.ok) throw await errorOf(response);
     return response;
   }

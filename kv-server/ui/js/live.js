@@ -7,7 +7,7 @@ import { showNote } from './notice.js';
 import { Watcher } from './sse.js';
 
 /** Time to gather changes before listing the folder again. */
-const TREE_DEBOUNCE_MS = 150;
+const TREE_DELAY_MS = 150;
 
 /** The longest common prefix of two strings. */
 export function commonPrefix(a, b) {
@@ -46,9 +46,14 @@ export class LiveUpdates {
   event(type, data) {
     this.status.seeRevision(data.rev);
     if (type === 'progress') return;
-    if (data.key.startsWith(this.tree.listPrefix)) {
-      clearTimeout(this.reload);
-      this.reload = setTimeout(() => this.tree.reload(), TREE_DEBOUNCE_MS);
+    // At most one listing per TREE_DELAY_MS, however fast changes come
+    // (a timer reset on each change would wait for a pause that a busy
+    // store never makes).
+    if (data.key.startsWith(this.tree.listPrefix) && !this.reload) {
+      this.reload = setTimeout(() => {
+        this.reload = 0;
+        this.tree.reload();
+      }, TREE_DELAY_MS);
     }
     if (data.key === this.keyPanel.key) this.keyPanel.changed({ op: type, rev: data.rev });
   }

@@ -18,7 +18,8 @@ export function gauge(metrics, name) {
 export class StatusStrip {
   constructor(api) {
     this.api = api;
-    this.rev = 0;
+    // null until an answer or an event tells it (an empty store is at 0).
+    this.rev = null;
     this.facts = {};
     this.timer = 0;
   }
@@ -30,7 +31,7 @@ export class StatusStrip {
 
   /** A revision seen in an answer or an event: the strip shows the highest. */
   seeRevision(rev) {
-    if (!(rev > this.rev)) return;
+    if (typeof rev !== 'number' || (this.rev !== null && rev <= this.rev)) return;
     this.rev = rev;
     const cell = this.node && this.node.querySelector('[data-item="rev"]');
     if (cell) cell.textContent = `rev ${rev}`;
@@ -63,7 +64,7 @@ export class StatusStrip {
   render() {
     const f = this.facts;
     const item = (name, text, state = '') => el('span', { class: `item ${state}`, data: { item: name }, text });
-    const items = [item('rev', this.rev ? `rev ${this.rev}` : 'rev ?')];
+    const items = [item('rev', this.rev === null ? 'rev ?' : `rev ${this.rev}`)];
     if (f.unreachable) items.push(item('up', 'server unreachable', 'bad'));
     else {
       items.push(item('storage', `storage: ${f.storage}`));
