@@ -42,6 +42,23 @@ fn a_thousand_keys_are_browsed_page_by_page_with_folder_counts_and_a_filter() {
         &[],
     );
     assert_eq!(row_keys(&console), ["top-level"]);
+    // The status strip: 11 transactions, in memory, writable, no NATS;
+    // no mode without GET /v1/status (404), or "single server" with it.
+    console.wait_text("#status [data-item='rev']", "rev 11");
+    let strip = console.browser.execute(
+        "const item = name => document.querySelector(`#status [data-item=\"${name}\"]`)?.textContent ?? null;
+         return [item('storage'), item('writable'), item('nats'), item('mode'), item('lag')];",
+        &[],
+    );
+    assert_eq!(strip[0], "storage: memory");
+    assert_eq!(strip[1], "writable");
+    assert_eq!(strip[2], "NATS: off");
+    assert!(
+        strip[3].is_null() || strip[3] == "single server",
+        "mode: {}",
+        strip[3]
+    );
+    assert!(strip[4].is_null(), "no lag on a single server");
     console.screenshot("tree");
 
     console.click("#tree li.folder[data-prefix='bulk/'] a");

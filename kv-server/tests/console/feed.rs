@@ -113,6 +113,13 @@ fn pausing_the_feed_and_resuming_skips_nothing_and_repeats_nothing() {
     // Nothing arrives while paused.
     assert_eq!(feed_revs(&console, "p/"), [before]);
     console.wait_text("#feed-toggle", "Resume");
+    // The tree follows a burst of changes while the feed panel is paused.
+    console.wait(
+        "the folder p/ with its 6 keys in the tree",
+        "return document.querySelector('#tree li.folder[data-prefix=\"p/\"] .count')?.textContent === '6';",
+        &[],
+    );
+    console.screenshot("feed-paused");
     console.click("#feed-toggle");
     console.wait(
         "the changes made while paused",

@@ -13,12 +13,14 @@
 //! - [`feed`]: the live feed, pause and resume, revisions gone.
 //! - [`modules`]: the page's modules (stream parser, value views) in the
 //!   page itself.
+//! - [`status`]: the status strip with a NATS bridge.
 
 mod assets;
 mod browse;
 mod edit;
 mod feed;
 mod modules;
+mod status;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -71,6 +73,7 @@ impl Console {
         height: u32,
     ) -> Option<Console> {
         let turn = BROWSER_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        forget_failure(name);
         let browser = Browser::start(width, height)?;
         let mut all = vec!["--in-memory"];
         all.extend_from_slice(args);
@@ -87,6 +90,7 @@ impl Console {
     /// A server with [`ROOT`] and [`VIEWER`] configured, and a browser.
     pub fn start_with_tokens(name: &'static str) -> Option<Console> {
         let turn = BROWSER_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        forget_failure(name);
         let browser = Browser::start(1280, 900)?;
         let dir = tempfile::tempdir().expect("a directory for the token file");
         let file = dir.path().join("tokens.json");
@@ -218,6 +222,12 @@ impl Drop for Console {
             eprintln!("chromedriver's log:\n{}", self.browser.driver_log());
         }
     }
+}
+
+/// Removes the screenshot of an earlier failure of the test `name`, so
+/// that `target/ui-screens/` shows the last run.
+fn forget_failure(name: &str) {
+    let _ = std::fs::remove_file(screens_dir().join(format!("{name}-failed.png")));
 }
 
 /// The console's address of a place: `folder` and `key` as the page

@@ -62,6 +62,7 @@ fn the_page_modules_parse_streams_choose_views_and_read_gauges() {
     };
     console.open("");
     let results = console.browser.execute(CHECKS, &[]);
+    console.screenshot("modules");
 
     let expected = json!([
         {"type": "progress", "data": "{\"rev\":5}", "id": "5"},

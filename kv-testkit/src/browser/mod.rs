@@ -169,7 +169,23 @@ impl Session {
     /// When the condition does not hold in time; the message names `what`
     /// and the script's last answer.
     pub fn wait_for(&self, what: &str, script: &str, args: &[Value]) -> Value {
-        let deadline = Instant::now() + WAIT_TIMEOUT;
+        self.wait_for_within(WAIT_TIMEOUT, what, script, args)
+    }
+
+    /// Like [`wait_for`](Self::wait_for), for up to `timeout`: for what
+    /// the page only checks every few seconds.
+    ///
+    /// # Panics
+    ///
+    /// When the condition does not hold in time.
+    pub fn wait_for_within(
+        &self,
+        timeout: Duration,
+        what: &str,
+        script: &str,
+        args: &[Value],
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
         loop {
             let value = self.execute(script, args);
             let truthy = match &value {
@@ -183,7 +199,7 @@ impl Session {
             }
             assert!(
                 Instant::now() < deadline,
-                "waited {WAIT_TIMEOUT:?} for {what}; the page's last answer: {value}"
+                "waited {timeout:?} for {what}; the page's last answer: {value}"
             );
             std::thread::sleep(POLL);
         }
