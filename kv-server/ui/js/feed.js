@@ -126,7 +126,7 @@ export class FeedPanel {
       this.gap(`— cut by the server: nothing received from revision ${from} on —`);
       showNote(this.notice,
         el('strong', { text: 'The server cut this feed. ' }),
-        `${detail.reason}. `,
+        `${detail.reason.charAt(0).toUpperCase()}${detail.reason.slice(1)}. `,
         el('button', { type: 'button', id: 'feed-resume-cut', text: `Resume from revision ${from}`, on: { click: () => { this.paused = false; this.watcher.start(this.query() || {}, { fromRev: from }); } } }));
       this.notice.classList.add('warn');
       this.renderState('cut', from);
