@@ -201,3 +201,43 @@ fn resuming_after_the_server_dropped_the_revisions_says_which_were_missed() {
         &[json!(after)],
     );
 }
+
+#[test]
+fn a_feed_cut_by_the_server_says_from_which_revision_and_waits_to_be_resumed() {
+    // A budget of one byte for all watch streams: the second event of a
+    // transaction finds the first still waiting, and the stream is cut.
+    let Some(console) = Console::start("feed-cut", &["--watch-total-buffer-bytes", "1"]) else {
+        return;
+    };
+    console.open("");
+    wait_live(&console);
+    let keys: Vec<String> = (0..10).map(|i| format!("c/{i}")).collect();
+    console.put_many(&keys);
+    console.wait(
+        "the cut to be shown",
+        "return document.getElementById('feed-state').dataset.state === 'cut';",
+        &[],
+    );
+    let notice = console.text("#feed-notice");
+    assert!(notice.starts_with("The server cut this feed."), "{notice}");
+    assert!(notice.contains("--watch-total-buffer-bytes"), "{notice}");
+    let button = console.text("#feed-resume-cut");
+    let from: u64 = button
+        .strip_prefix("Resume from revision ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{button}"));
+    assert_eq!(
+        console.text("#feed-events li.gap"),
+        format!("— cut by the server: nothing received from revision {from} on —")
+    );
+    assert!(feed_revs(&console, "c/").iter().all(|rev| *rev <= from));
+    // The page does not resume by itself.
+    assert_eq!(console.text("#feed-toggle"), "Resume");
+    // The tree, cut too, read the folder again and shows the keys.
+    console.wait(
+        "the folder c/ with its 10 keys",
+        "return document.querySelector('#tree li.folder[data-prefix=\"c/\"] .count')?.textContent === '10';",
+        &[],
+    );
+    console.screenshot("feed-cut");
+}
