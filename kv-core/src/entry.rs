@@ -174,6 +174,18 @@ impl Entry {
         self.expires_at().is_some_and(|at| at <= now)
     }
 
+    /// A 64-bit fingerprint of everything the entry holds (key, value,
+    /// revisions, version, expiry, content type): SipHash-1-3 with zero keys
+    /// (`std::hash::DefaultHasher::new()`) over its bytes, so the same
+    /// entry gives the same number in every process built by the same Rust
+    /// release. The store sums these into its digest.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::Hasher;
+        let mut hasher = std::hash::DefaultHasher::new();
+        hasher.write(&self.0.slice);
+        hasher.finish()
+    }
+
     /// Bytes of key and value, as the store's `live_bytes` counts them.
     pub fn size(&self) -> usize {
         let parts = self.parts();

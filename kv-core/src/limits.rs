@@ -1,6 +1,10 @@
 //! Size limits on keys and values, and their validation.
 
+use std::collections::HashSet;
+
+use crate::command::Command;
 use crate::error::{CoreError, Result};
+use crate::txn::{Txn, TxnOp};
 
 /// Default maximum key length in bytes (1 KiB).
 pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
@@ -55,6 +59,57 @@ impl Limits {
                 len: value.len(),
                 max: self.max_value_bytes,
             });
+        }
+        Ok(())
+    }
+
+    /// Every key and value of `command` within the limits (and, for a
+    /// transaction, no key changed twice in one branch): what can be told
+    /// without the store. The writer checks this for every command; a
+    /// replicated server checks it before proposing one.
+    ///
+    /// # Errors
+    ///
+    /// The first limit the command breaks.
+    pub fn check_command(&self, command: &Command) -> Result<()> {
+        match command {
+            Command::Set { key, value, .. } => {
+                self.check_key(key)?;
+                self.check_value(value)
+            }
+            Command::Rm { key, .. } => self.check_key(key),
+            Command::Txn(txn) => self.check_txn(txn),
+            Command::RmPrefix { .. } | Command::Expire { .. } => Ok(()),
+        }
+    }
+
+    /// Every key and value of `txn` within the limits, and no key changed
+    /// twice in one branch.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::InvalidTxn`] naming the operation, or
+    /// [`CoreError::ValueTooLarge`].
+    pub fn check_txn(&self, txn: &Txn) -> Result<()> {
+        for (i, compare) in txn.compare.iter().enumerate() {
+            self.check_key(&compare.key)
+                .map_err(|e| CoreError::InvalidTxn(format!("compare[{i}]: {e}")))?;
+        }
+        for (branch, ops) in [("success", &txn.success), ("failure", &txn.failure)] {
+            let mut changed = HashSet::new();
+            for (i, op) in ops.iter().enumerate() {
+                self.check_key(op.key())
+                    .map_err(|e| CoreError::InvalidTxn(format!("{branch}[{i}]: {e}")))?;
+                if let TxnOp::Put { value, .. } = op {
+                    self.check_value(value)?;
+                }
+                if op.mutates() && !changed.insert(op.key()) {
+                    return Err(CoreError::InvalidTxn(format!(
+                        "{branch}[{i}]: key {:?} is changed twice in one transaction",
+                        op.key()
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -13,9 +13,13 @@
 //!   and cursors over it. The writer's cost per batch does not grow with the
 //!   number of readers.
 //! - [`filter`]: which events a watcher wants.
-//! - [`nats`]: [`NatsFeed`], the hub plus a publisher thread that mirrors it
-//!   to NATS, and [`nats::subscribe`] for reading the original subjects (the
-//!   only file that uses the `nats` crate).
+//! - [`nats`]: everything that speaks NATS (the only module that uses the
+//!   `nats` crate): [`NatsFeed`], the hub plus a publisher thread that
+//!   mirrors it to NATS; [`nats::subscribe`] for reading the original
+//!   subjects; the replicated log and snapshot store on JetStream.
+//! - [`replicated`]: the replicated log of replicated mode, as traits
+//!   ([`replicated::ReplicatedLog`], [`replicated::LogReader`],
+//!   [`replicated::SnapshotStore`]), so the server never sees `nats` types.
 //! - [`error`]: the error type, [`FeedError`].
 #![deny(missing_docs)]
 
@@ -24,6 +28,7 @@ pub mod event;
 pub mod filter;
 pub mod hub;
 pub mod nats;
+pub mod replicated;
 
 use std::sync::Arc;
 

@@ -77,6 +77,14 @@ pub enum ServerError {
     /// Writes are refused after a write or fsync failure of the log (503).
     #[error("{0}")]
     StorageFailed(String),
+    /// Replicated mode: the write surely was not committed, the log had no
+    /// quorum in time (503).
+    #[error("{0}")]
+    ClusterUnavailable(String),
+    /// Replicated mode: the write may or may not take effect; a retry with
+    /// the same `Idempotency-Key` is safe (504).
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// A bug: something that should not happen did (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -102,6 +110,8 @@ impl ServerError {
             ServerError::Unavailable(_) => "unavailable",
             ServerError::StorageFailed(_) => "storage_failed",
             ServerError::Recovering(_) => "recovering",
+            ServerError::ClusterUnavailable(_) => "cluster_unavailable",
+            ServerError::OutcomeUnknown(_) => "outcome_unknown",
             ServerError::Internal(_) => "internal",
         }
     }

@@ -18,6 +18,8 @@
 //! - [`service`]: [`Service`], the operations the routes call, over the
 //!   store, the commit pipeline and the feed; and the service while it
 //!   loads.
+//! - [`cluster`]: replicated mode: batches proposed to a JetStream stream,
+//!   applied in log order by every replica; snapshots, consistent reads.
 //! - [`commit`]: the commit pipeline (one writer), gathering, the writer's
 //!   scheduling, expiry, the clock.
 //! - [`observe`]: metrics and request tallies (no actix types).
@@ -31,6 +33,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cluster;
 pub mod commit;
 pub mod config;
 pub mod error;

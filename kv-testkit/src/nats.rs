@@ -22,15 +22,23 @@ pub struct NatsServer {
 /// Where the program `name` is: on `PATH`, or in `/usr/sbin` where Debian's
 /// packages put daemons such as `nats-server` and `haproxy`.
 pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
+    binary_candidates(name).next()
+}
+
+/// Every file named `name` in a directory of `PATH`, then in `/usr/sbin`,
+/// `/usr/local/bin` and `/usr/bin`, in that order (a file may come twice).
+pub(crate) fn binary_candidates(name: &str) -> impl Iterator<Item = PathBuf> + '_ {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
+        .collect::<Vec<_>>()
+        .into_iter()
         .chain([
             "/usr/sbin".into(),
             "/usr/local/bin".into(),
             "/usr/bin".into(),
         ])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
+        .map(move |dir| dir.join(name))
+        .filter(|candidate| candidate.is_file())
 }
 
 /// Reports that a tool a test needs is missing: under `CI=true` it panics

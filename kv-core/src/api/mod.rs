@@ -137,6 +137,11 @@ pub struct SetResponse {
 pub struct GetQuery {
     /// The key to read.
     pub key: String,
+    /// Replicated mode: read only once this server has applied everything
+    /// committed before the request (a linearizable read). A single node's
+    /// reads always are.
+    #[serde(default)]
+    pub consistent: bool,
 }
 
 /// Answer to `GET /get` (status 200, also for a missing key).
@@ -202,6 +207,42 @@ pub struct HealthResponse {
     /// The storage failure that stopped writes, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Answer to `GET /v1/status`: where this server's state stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusResponse {
+    /// `single` (one node) or `replica` (replicated mode).
+    pub mode: String,
+    /// The store revision.
+    pub rev: u64,
+    /// A digest of the whole state at `rev` (keys, values, revisions,
+    /// expiries), 16 hex digits: replicas at the same `rev` have the same
+    /// digest.
+    pub digest: String,
+    /// Keys held (expired ones not yet removed included).
+    pub keys: u64,
+    /// Replicated mode: this server's id in the log (new at each start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Replicated mode: the JetStream stream holding the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// Replicated mode: the last log message this replica applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_seq: Option<u64>,
+    /// Replicated mode: the log's last message (as last learned, when the
+    /// log does not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_seq: Option<u64>,
+    /// Replicated mode: messages not applied here yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
+    /// Replicated mode with NATS publishing: the `node` of the replica that
+    /// publishes the feed on the NATS subjects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
 }
 
 /// Answer to `GET /healthz` and `GET /readyz`.

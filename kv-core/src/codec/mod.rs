@@ -21,6 +21,9 @@
 //!   `u64 mod_rev`, `u64 version`, the value and content type as above; for
 //!   the end (3)
 //!   `u64` entry count and `u64 end_rev`.
+//! - A batch of commands (replicated mode's log): see [`commands`].
+
+pub mod commands;
 
 use crate::command::{Change, ChangeKind};
 use crate::entry::{Entry, Meta};

@@ -3,7 +3,7 @@
 //! overlay); every command, original or v1, changes keys through the same
 //! two steps, [`Evaluation::put`] and [`Evaluation::remove`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::command::{Change, ChangeKind, Command, Condition, Outcome};
@@ -217,7 +217,7 @@ impl<'a> Evaluation<'a> {
     /// comparisons, then applies the chosen branch in order at one new
     /// revision (none when it changes nothing).
     fn txn(&mut self, txn: Txn) -> Result<Outcome> {
-        self.check_txn(&txn)?;
+        self.state.limits.check_txn(&txn)?;
         let succeeded = txn
             .compare
             .iter()
@@ -270,34 +270,5 @@ impl<'a> Evaluation<'a> {
                 TxnResult::Get { key, entry }
             }
         }
-    }
-
-    /// Every key and value of `txn` within the limits, and no key changed
-    /// twice in one branch.
-    fn check_txn(&self, txn: &Txn) -> Result<()> {
-        let limits = &self.state.limits;
-        for (i, compare) in txn.compare.iter().enumerate() {
-            limits
-                .check_key(&compare.key)
-                .map_err(|e| CoreError::InvalidTxn(format!("compare[{i}]: {e}")))?;
-        }
-        for (branch, ops) in [("success", &txn.success), ("failure", &txn.failure)] {
-            let mut changed = HashSet::new();
-            for (i, op) in ops.iter().enumerate() {
-                limits
-                    .check_key(op.key())
-                    .map_err(|e| CoreError::InvalidTxn(format!("{branch}[{i}]: {e}")))?;
-                if let TxnOp::Put { value, .. } = op {
-                    limits.check_value(value)?;
-                }
-                if op.mutates() && !changed.insert(op.key()) {
-                    return Err(CoreError::InvalidTxn(format!(
-                        "{branch}[{i}]: key {:?} is changed twice in one transaction",
-                        op.key()
-                    )));
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -39,6 +39,7 @@ use crate::entry::Entry;
 use crate::error::{CoreError, Result};
 use crate::limits::Limits;
 use state::StoreState;
+pub use state::Summary;
 pub use writer::{Batch, StoreWriter};
 
 /// Default number of shards.
@@ -80,6 +81,13 @@ impl Store {
     pub fn get(&self, key: &str, now: u64) -> Result<Option<Entry>> {
         self.state.limits.check_key(key)?;
         Ok(self.state.get_live(key, now))
+    }
+
+    /// The revision of the last applied change and the digest of the whole
+    /// state at that revision: stores that applied the same changes have
+    /// the same digest.
+    pub fn summary(&self) -> Summary {
+        self.state.summary()
     }
 
     /// The revision of the last applied change (0 for an empty history).

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::entry::Entry;
 use crate::limits::Limits;
@@ -77,7 +77,21 @@ pub(crate) struct StoreState {
     pub(crate) revision: AtomicU64,
     /// Bytes of keys and values held, for deciding when to compact the log.
     pub(crate) live_bytes: AtomicU64,
+    /// The sum (wrapping) of every entry's fingerprint: two stores holding
+    /// the same entries have the same digest, whatever order they got them.
+    digest: AtomicU64,
+    /// The revision and digest as the writer last left them, together.
+    summary: Mutex<Summary>,
     pub(crate) limits: Limits,
+}
+
+/// A store's revision and the digest of its whole state at that revision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The revision of the last applied change.
+    pub rev: u64,
+    /// The wrapping sum of every entry's [`Entry::fingerprint`].
+    pub digest: u64,
 }
 
 impl StoreState {
@@ -88,6 +102,8 @@ impl StoreState {
             shard_hasher: RandomState::new(),
             revision: AtomicU64::new(0),
             live_bytes: AtomicU64::new(0),
+            digest: AtomicU64::new(0),
+            summary: Mutex::new(Summary::default()),
             limits,
         }
     }
@@ -141,11 +157,27 @@ impl StoreState {
         found
     }
 
+    /// The revision and digest the writer last published.
+    pub(crate) fn summary(&self) -> Summary {
+        *self.summary.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes the current revision and digest together. The writer
+    /// calls it when a batch (or a recovery step) is complete.
+    pub(crate) fn publish_summary(&self) {
+        let summary = Summary {
+            rev: self.revision.load(Ordering::Acquire),
+            digest: self.digest.load(Ordering::Relaxed),
+        };
+        *self.summary.lock().unwrap_or_else(|e| e.into_inner()) = summary;
+    }
+
     /// Puts `entry` under its key (only if it is newer than what is there,
-    /// when `only_if_newer`) and keeps `live_bytes` in step. One lock, and
+    /// when `only_if_newer`) and keeps `live_bytes` and the digest in step. One lock, and
     /// one lookup unless `only_if_newer`; returns whether it was stored.
     pub(crate) fn upsert(&self, entry: Entry, only_if_newer: bool) -> bool {
         let added = entry.size() as u64;
+        let fingerprint = entry.fingerprint();
         let mut shard = self.write_shard(entry.key_bytes());
         if only_if_newer
             && shard
@@ -154,18 +186,24 @@ impl StoreState {
         {
             return false;
         }
-        let removed = shard.replace(Slot(entry)).map_or(0, |old| old.0.size());
+        let old = shard.replace(Slot(entry));
         drop(shard);
+        let (removed, old_fingerprint) =
+            old.map_or((0, 0), |old| (old.0.size(), old.0.fingerprint()));
         self.live_bytes.fetch_add(added, Ordering::Relaxed);
         self.live_bytes.fetch_sub(removed as u64, Ordering::Relaxed);
+        self.digest
+            .fetch_add(fingerprint.wrapping_sub(old_fingerprint), Ordering::Relaxed);
         true
     }
 
-    /// Removes `key` and keeps `live_bytes` in step.
+    /// Removes `key` and keeps `live_bytes` and the digest in step.
     pub(crate) fn remove(&self, key: &str) {
         if let Some(old) = self.write_shard(key.as_bytes()).take(key.as_bytes()) {
             self.live_bytes
                 .fetch_sub(old.0.size() as u64, Ordering::Relaxed);
+            self.digest
+                .fetch_sub(old.0.fingerprint(), Ordering::Relaxed);
         }
     }
 }

@@ -360,3 +360,20 @@ fn invalid_commands_fail_alone() {
     assert_eq!(store.len(), 1);
     assert_eq!(store.get("", NOW), Err(CoreError::EmptyKey));
 }
+
+#[test]
+fn same_state_gives_same_digest_whatever_the_path() {
+    let (a, mut wa) = new_store();
+    let (b, mut wb) = new_store();
+    commit(&mut wa, vec![set("x", "1"), set("y", "2"), rm("x")]);
+    commit(&mut wb, vec![set("x", "1")]);
+    commit(&mut wb, vec![set("y", "2")]);
+    commit(&mut wb, vec![rm("x")]);
+    assert_eq!(a.summary(), b.summary());
+    assert_eq!(a.summary().rev, 3);
+    assert_ne!(a.summary().digest, 0);
+    commit(&mut wb, vec![set("y", "3")]);
+    assert_ne!(a.summary().digest, b.summary().digest);
+    commit(&mut wb, vec![rm("y")]);
+    assert_eq!(b.summary().digest, 0, "an empty store digests to zero");
+}

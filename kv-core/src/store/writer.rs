@@ -91,6 +91,7 @@ impl StoreWriter {
             }
         }
         self.state.revision.store(last.rev, Ordering::Release);
+        self.state.publish_summary();
     }
 
     /// Puts an entry read from a snapshot, unless the store already holds a
@@ -127,5 +128,6 @@ impl StoreWriter {
     /// recorded by a snapshot or log must never be handed out again.
     pub fn raise_revision(&mut self, rev: u64) {
         self.state.revision.fetch_max(rev, Ordering::AcqRel);
+        self.state.publish_summary();
     }
 }

@@ -147,6 +147,7 @@ pub fn context(auth: Authenticator, config: &Config) -> ServerContext {
         Metrics::new(crate::http::ROUTE_NAMES),
         config.recovery_wait(),
     )
+    .replicated(config.cluster.is_some())
 }
 
 /// What each worker's service is built from.

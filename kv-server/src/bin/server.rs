@@ -43,7 +43,11 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
             // The document says which operations need a token: decided, as
             // everywhere, from the tokens actually loaded.
             let auth = kv_server::auth::from_config(&config).map_err(anyhow::Error::msg)?;
-            println!("{}", kv_server::http::openapi::document(auth.enabled()));
+            let replicated = config.cluster.is_some();
+            println!(
+                "{}",
+                kv_server::http::openapi::document(auth.enabled(), replicated)
+            );
             return Ok(());
         }
         None => {}

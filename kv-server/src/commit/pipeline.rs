@@ -1,11 +1,15 @@
 //! The commit pipeline: the single writer thread.
 //!
 //! Handlers [`submit`](CommitPipeline::submit) commands into a queue. The
-//! writer takes everything queued (up to a batch limit), evaluates it
-//! against the store, hands the batch to the [`CommitLog`], applies it, and
-//! answers each waiting handler. One writer means one revision order, no
-//! write-write locking, and one log append (and one sync) per batch however
-//! many handlers are waiting: group commit.
+//! writer takes everything queued (up to a batch limit) and hands it to its
+//! [`BatchSink`] as one batch: on a single node,
+//! [`LocalCommit`](crate::commit::local::LocalCommit) evaluates it against
+//! the store, appends it to the log, applies it and answers each waiting
+//! handler; in replicated mode the
+//! [`Proposer`](crate::cluster::proposer::Proposer) sends it to the
+//! replicated log and the answers come once it is applied. One writer means
+//! one revision order, no write-write locking, and one log append (and one
+//! sync) per batch however many handlers are waiting: group commit.
 //!
 //! Handlers do not wake the writer one by one. The first command of an
 //! event-loop turn collects the commands submitted on its thread during
@@ -20,26 +24,54 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
 
-use kv_core::{ChangeKind, Command, CoreError, Outcome, StoreWriter};
-use kv_pubsub::Feed;
+use kv_core::{Command, Outcome};
 use log::{debug, error, info};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
-use crate::commit::clock::now_ms;
-use crate::commit::expiry::ExpiryQueue;
 use crate::commit::gathering::{take_all, Gatherings, Role, ThreadGathering};
 use crate::error::ServerError;
-use crate::storage::commit_log::CommitLog;
 
 /// What a submitter gets back: the command's outcome, or why it failed.
-type Reply = Result<Outcome, ServerError>;
+pub type Reply = Result<Outcome, ServerError>;
 
 /// Work run on the writer thread while no write is in progress.
-type Exclusive = Box<dyn FnOnce() + Send>;
+pub type Exclusive = Box<dyn FnOnce() + Send>;
 
 /// A command, where its outcome goes, and its place in the in-flight
 /// bound (given back once it is answered).
-type Submission = (Command, oneshot::Sender<Reply>, OwnedSemaphorePermit);
+#[derive(Debug)]
+pub struct Submission {
+    /// The command.
+    pub command: Command,
+    /// Where its outcome goes.
+    pub reply: oneshot::Sender<Reply>,
+    /// Its place in `--queue-depth`, held until it is answered.
+    pub permit: OwnedSemaphorePermit,
+    /// The client's `Idempotency-Key`: such a command is never batched
+    /// with others (replicated mode uses the key as the message id).
+    pub idempotency_key: Option<String>,
+}
+
+/// What the writer thread does with each batch it gathers.
+pub trait BatchSink: Send {
+    /// Commits `batch` (draining it) and answers, or arranges for the
+    /// answers to come.
+    fn commit(&mut self, batch: &mut Vec<Submission>);
+
+    /// Runs `job` where no write is being applied while it runs.
+    fn run_exclusive(&mut self, job: Exclusive) {
+        job();
+    }
+
+    /// Whether a batch costs a sync, so that larger ones are worth a short
+    /// wait.
+    fn waits_for_more(&self) -> bool {
+        false
+    }
+
+    /// Finishes what is in progress; called once, when the writer stops.
+    fn close(&mut self);
+}
 
 enum Message {
     /// Commands to commit, in order.
@@ -74,23 +106,20 @@ impl std::fmt::Debug for Message {
 }
 
 impl CommitPipeline {
-    /// Starts the writer thread, which owns `writer` and `log` and hands
-    /// every applied batch `downstream`.
+    /// Starts the writer thread, which hands every batch to `sink`.
     ///
     /// # Errors
     ///
     /// The thread could not be spawned.
     pub fn start(
-        writer: StoreWriter,
-        log: Box<dyn CommitLog>,
-        downstream: Downstream,
+        sink: Box<dyn BatchSink>,
         max_batch: usize,
         queue_depth: usize,
     ) -> io::Result<Self> {
         let (queue, receiver) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("kv-writer".into())
-            .spawn(move || write_loop(writer, log, downstream, receiver, max_batch.max(1)))?;
+            .spawn(move || write_loop(sink, receiver, max_batch.max(1)))?;
         Ok(Self {
             queue,
             in_flight: Arc::new(Semaphore::new(queue_depth.clamp(1, Semaphore::MAX_PERMITS))),
@@ -118,7 +147,12 @@ impl CommitPipeline {
         };
         let (reply, _ignored) = oneshot::channel();
         self.queue
-            .send(Message::Submit(vec![(command, reply, permit)]))
+            .send(Message::Submit(vec![Submission {
+                command,
+                reply,
+                permit,
+                idempotency_key: None,
+            }]))
             .is_ok()
     }
 
@@ -134,8 +168,14 @@ impl CommitPipeline {
             .await
             .map_err(|_| stopped())?;
         let (reply, answer) = oneshot::channel();
+        let submission = Submission {
+            command,
+            reply,
+            permit,
+            idempotency_key: None,
+        };
         let here = self.gatherings.here::<Submission>();
-        let (full, role) = self.gatherings.push(&here, (command, reply, permit));
+        let (full, role) = self.gatherings.push(&here, submission);
         if let Some(submissions) = full {
             self.send(submissions);
         }
@@ -145,6 +185,33 @@ impl CommitPipeline {
             let _sender = SendGathered(self, here);
             tokio::task::yield_now().await;
         }
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Like [`submit`](Self::submit), for a request that carries an
+    /// `Idempotency-Key`: the command goes alone (not gathered with others),
+    /// and in replicated mode the key is its message id, so that a retry
+    /// of the request is committed once.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit).
+    pub async fn submit_idempotent(
+        &self,
+        command: Command,
+        key: String,
+    ) -> Result<Outcome, ServerError> {
+        let permit = Arc::clone(&self.in_flight)
+            .acquire_owned()
+            .await
+            .map_err(|_| stopped())?;
+        let (reply, answer) = oneshot::channel();
+        self.send(vec![Submission {
+            command,
+            reply,
+            permit,
+            idempotency_key: Some(key),
+        }]);
         answer.await.map_err(|_| stopped())?
     }
 
@@ -225,26 +292,12 @@ fn stopped() -> ServerError {
     ServerError::Unavailable("the server is shutting down and takes no more writes".into())
 }
 
-/// Where an applied batch goes besides the store.
-#[derive(Debug, Clone)]
-pub struct Downstream {
-    /// The change feed.
-    pub feed: Arc<dyn Feed>,
-    /// The deadlines of writes that expire.
-    pub expiry: Arc<ExpiryQueue>,
-}
-
 fn write_loop(
-    mut writer: StoreWriter,
-    mut log: Box<dyn CommitLog>,
-    downstream: Downstream,
+    mut sink: Box<dyn BatchSink>,
     mut receiver: mpsc::UnboundedReceiver<Message>,
     max_batch: usize,
 ) {
-    let mut commands = Vec::with_capacity(max_batch);
-    let mut replies = Vec::with_capacity(max_batch);
-    // Given back once their commands are answered.
-    let mut permits = Vec::with_capacity(max_batch);
+    let mut batch: Vec<Submission> = Vec::with_capacity(max_batch);
     // Commands that did not fit in the last batch.
     let mut carried = None;
     let mut stopping = false;
@@ -261,25 +314,19 @@ fn write_loop(
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Submit(batch)
-                    if !commands.is_empty() && commands.len() + batch.len() > max_batch =>
+                Message::Submit(more)
+                    if !batch.is_empty() && batch.len() + more.len() > max_batch =>
                 {
-                    carried = Some(batch);
+                    carried = Some(more);
                     break;
                 }
-                Message::Submit(batch) => {
-                    for (command, reply, permit) in batch {
-                        commands.push(command);
-                        replies.push(reply);
-                        permits.push(permit);
-                    }
-                }
+                Message::Submit(more) => batch.extend(more),
                 Message::Exclusive(job) => exclusive = Some(job),
                 Message::Stop => stopping = true,
             }
-            if !stopping && exclusive.is_none() && commands.len() < max_batch {
+            if !stopping && exclusive.is_none() && batch.len() < max_batch {
                 next = receiver.try_recv().ok();
-                if next.is_none() && !yielded && log.syncs_each_batch() {
+                if next.is_none() && !yielded && sink.waits_for_more() {
                     // A sync costs the same for one write as for fifty: let
                     // a worker waiting for this core run and submit what it
                     // is about to, then look again (with both cores busy,
@@ -290,82 +337,26 @@ fn write_loop(
                 }
             }
         }
-        if !commands.is_empty() {
-            commit(
-                &mut writer,
-                log.as_mut(),
-                &downstream,
-                &mut commands,
-                &mut replies,
-            );
-            permits.clear();
+        if !batch.is_empty() {
+            debug!("committing a batch of {}", batch.len());
+            sink.commit(&mut batch);
+            batch.clear();
         }
         if let Some(job) = exclusive {
-            job();
+            sink.run_exclusive(job);
         }
     }
-    if let Err(e) = log.close() {
-        error!("the log could not be synced on shutdown: {e}");
-    }
-    downstream.feed.close();
+    sink.close();
     info!("commit pipeline stopped");
-}
-
-/// Evaluates, persists and applies one batch, and answers its submitters.
-fn commit(
-    writer: &mut StoreWriter,
-    log: &mut dyn CommitLog,
-    downstream: &Downstream,
-    commands: &mut Vec<Command>,
-    replies: &mut Vec<oneshot::Sender<Reply>>,
-) {
-    debug!("committing a batch of {}", commands.len());
-    let batch = writer.prepare(commands.drain(..), now_ms());
-    let durable = log.commit(&batch);
-    if let Err(e) = &durable {
-        error!(
-            "batch of {} changes not committed: {e}",
-            batch.changes.len()
-        );
-    } else {
-        writer.apply(&batch);
-        // Durable and visible: now the feed may carry it.
-        downstream.feed.publish(&batch.changes);
-        for change in &batch.changes {
-            if let ChangeKind::Put(entry) = &change.kind {
-                if let Some(at) = entry.expires_at() {
-                    downstream
-                        .expiry
-                        .add(at, change.rev, Arc::clone(&change.key));
-                }
-            }
-        }
-    }
-    for (reply, outcome) in replies.drain(..).zip(batch.outcomes) {
-        let answer = match &durable {
-            Ok(()) => outcome.map_err(ServerError::from),
-            Err(e) => Err(not_durable(outcome, e)),
-        };
-        // The submitter may have gone away (client disconnected); the
-        // write is committed all the same.
-        let _ = reply.send(answer);
-    }
-}
-
-/// The answer for a command whose batch failed to persist: its own validation
-/// error if it had one, otherwise 503.
-fn not_durable(outcome: Result<Outcome, CoreError>, e: &io::Error) -> ServerError {
-    match outcome {
-        Err(invalid) => invalid.into(),
-        Ok(_) => ServerError::StorageFailed(format!("the write was not committed: {e}")),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::commit_log::MemoryOnly;
-    use kv_core::{Batch, Limits, Store};
+    use crate::commit::clock::now_ms;
+    use crate::commit::local::{Downstream, LocalCommit};
+    use crate::storage::commit_log::{CommitLog, MemoryOnly};
+    use kv_core::{Batch, Limits, Store, StoreWriter};
     use kv_pubsub::{in_process, RingLimits};
     use std::time::Duration;
 
@@ -374,7 +365,8 @@ mod tests {
             feed: in_process(RingLimits::default(), 0),
             expiry: Arc::default(),
         };
-        CommitPipeline::start(writer, log, downstream, 8, 8).expect("starts")
+        let sink = LocalCommit::new(writer, log, downstream);
+        CommitPipeline::start(Box::new(sink), 8, 8).expect("starts")
     }
 
     struct FailingLog;

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use kv_core::Limits;
-use kv_pubsub::nats::NatsConfig;
+use kv_pubsub::nats::{JetStreamSettings, NatsConfig};
 use kv_pubsub::RingLimits;
 
+use crate::cluster::ClusterSettings;
 use crate::config::{Config, BODY_OVERHEAD_BYTES};
 use crate::storage::durable_log::LogSettings;
 
@@ -63,6 +64,27 @@ impl Config {
             url: url.clone(),
             subject_prefix: self.nats_subject_prefix.clone(),
             stream: self.nats_stream.clone(),
+        })
+    }
+
+    /// Replicated mode's settings, when `--cluster` is given.
+    pub fn cluster_settings(&self) -> Option<ClusterSettings> {
+        let timeout = Duration::from_millis(self.cluster_timeout_ms.max(1));
+        self.cluster.as_ref().map(|urls| ClusterSettings {
+            log: JetStreamSettings {
+                urls: urls.clone(),
+                stream: self.cluster_stream.clone(),
+                replicas: self.cluster_replicas,
+                // One attempt's acknowledgement; a write retries until its
+                // whole timeout runs out.
+                ack_timeout: timeout.min(Duration::from_secs(2)),
+                request_timeout: timeout.min(Duration::from_secs(2)),
+            },
+            timeout,
+            snapshot_every: self.cluster_snapshot_every,
+            max_lag: self.cluster_max_lag,
+            data_dir: (!self.in_memory).then(|| self.data_dir.clone()),
+            limits: self.limits(),
         })
     }
 

@@ -148,6 +148,39 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_NATS_STREAM")]
     pub nats_stream: Option<String>,
 
+    /// Replicated mode: the NATS servers (comma-separated,
+    /// `nats://h1:4222,nats://h2:4222`) of a JetStream cluster whose stream
+    /// is the store's replicated log; this server is one replica. Off when
+    /// unset (a single node).
+    #[structopt(long, env = "KVSTORE_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Replicated mode: the JetStream stream that holds the log (created
+    /// when missing; its subject is `<name>.log`).
+    #[structopt(long, env = "KVSTORE_CLUSTER_STREAM", default_value = "kvstore")]
+    pub cluster_stream: String,
+
+    /// Replicated mode: copies of the stream JetStream keeps, when this
+    /// server creates it (an existing stream is left as it is, with a
+    /// warning when it differs).
+    #[structopt(long, env = "KVSTORE_CLUSTER_REPLICAS", default_value = "3")]
+    pub cluster_replicas: usize,
+
+    /// Replicated mode: milliseconds a write may wait for a quorum; then
+    /// 503 `cluster_unavailable` (surely not committed) or 504
+    /// `outcome_unknown` (it may still be).
+    #[structopt(long, env = "KVSTORE_CLUSTER_TIMEOUT_MS", default_value = "10000")]
+    pub cluster_timeout_ms: u64,
+
+    /// Replicated mode: log messages between snapshots of this replica.
+    #[structopt(long, env = "KVSTORE_CLUSTER_SNAPSHOT_EVERY", default_value = "50000")]
+    pub cluster_snapshot_every: u64,
+
+    /// Replicated mode: `/readyz` fails while this replica is more than
+    /// this many log messages behind.
+    #[structopt(long, env = "KVSTORE_CLUSTER_MAX_LAG", default_value = "10000")]
+    pub cluster_max_lag: u64,
+
     /// Most bytes of keys and values in one listing page.
     #[structopt(long, env = "KVSTORE_LIST_MAX_BYTES", default_value = "4194304")]
     pub list_max_bytes: usize,

@@ -36,7 +36,9 @@ impl ResponseError for ServerError {
             ServerError::ConditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ServerError::Unavailable(_)
             | ServerError::StorageFailed(_)
-            | ServerError::Recovering(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | ServerError::Recovering(_)
+            | ServerError::ClusterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::OutcomeUnknown(_) => StatusCode::GATEWAY_TIMEOUT,
             ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,6 +1,7 @@
 //! The extractors the handlers take: [`Principal`] (who is asking; its
-//! token checked before the body is read) and [`Ready`] (the loaded
-//! service; waits while the data is recovered).
+//! token checked before the body is read), [`Ready`] (the loaded
+//! service; waits while the data is recovered) and [`IdempotencyKey`] (a
+//! write's `Idempotency-Key` header).
 
 use std::future::{ready, Future};
 use std::pin::Pin;
@@ -95,5 +96,45 @@ impl FromRequest for Ready {
         ReadyFuture::Waiting(Box::pin(async move {
             shared.wait_ready().await.map(Ready).ok_or_else(recovering)
         }))
+    }
+}
+
+/// The request header that makes a write safe to retry in replicated mode.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// The longest `Idempotency-Key` accepted, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+
+/// A write's `Idempotency-Key`, if it has one: 1 to 128 visible ASCII
+/// characters (400 otherwise). In replicated mode the write is the log
+/// message with that id, so a retry of it (to any server, within two
+/// minutes) is committed once and answered with the first one's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(pub Option<String>);
+
+/// Whether `bytes` make a valid `Idempotency-Key`: 1 to 128 visible ASCII
+/// characters (they become a NATS header value in replicated mode).
+pub fn is_idempotency_key(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes.len() <= MAX_IDEMPOTENCY_KEY_BYTES
+        && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+impl FromRequest for IdempotencyKey {
+    type Error = ServerError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let Some(value) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
+            return ready(Ok(IdempotencyKey(None)));
+        };
+        ready(
+            match (is_idempotency_key(value.as_bytes()), value.to_str()) {
+                (true, Ok(key)) => Ok(IdempotencyKey(Some(key.to_owned()))),
+                _ => Err(ServerError::BadRequest(format!(
+                "{IDEMPOTENCY_KEY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII \
+                 characters"
+            ))),
+            },
+        )
     }
 }

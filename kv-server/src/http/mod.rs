@@ -75,6 +75,7 @@ route_table! {
     protected "/v1/kv/{key:.*}" as "/v1/kv/{key}" { GET => kv::get, PUT => kv::put, DELETE => kv::delete }
     protected "/v1/txn" as "/v1/txn" { POST => txn::txn }
     protected "/v1/watch" as "/v1/watch" { GET => watch::watch }
+    protected "/v1/status" as "/v1/status" { GET => ops::status }
 }
 
 /// A resource that anyone may call, answering 405 with `allow` to other

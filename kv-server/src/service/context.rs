@@ -26,6 +26,7 @@ pub struct ServerContext {
     auth: Authenticator,
     metrics: Metrics,
     wait: Duration,
+    replicated: bool,
 }
 
 impl ServerContext {
@@ -37,7 +38,20 @@ impl ServerContext {
             auth,
             metrics,
             wait,
+            replicated: false,
         }
+    }
+
+    /// The server runs in replicated mode (`--cluster`): its OpenAPI
+    /// document says so.
+    pub fn replicated(mut self, replicated: bool) -> Self {
+        self.replicated = replicated;
+        self
+    }
+
+    /// Whether the server runs in replicated mode.
+    pub fn is_replicated(&self) -> bool {
+        self.replicated
     }
 
     /// The data is loaded: serve it. Requests waiting for it go on.

@@ -11,19 +11,23 @@ use std::sync::Arc;
 
 use kv_core::api::{
     DeletePrefixResponse, DeleteResponse, GetResponse, HealthResponse, ProbeResponse, PutResponse,
-    RmRequest, RmResponse, SetRequest, SetResponse,
+    RmRequest, RmResponse, SetRequest, SetResponse, StatusResponse,
 };
 use kv_core::command::Condition;
 use kv_core::store::listing::{ListPage, ListQuery};
 use kv_core::txn::{Txn, TxnResult};
 use kv_core::value_text::to_text;
-use kv_core::{Command, Entry, Outcome, Store};
+use kv_core::{Command, Entry, Outcome, Store, StoreWriter};
+use kv_pubsub::nats::PublishTurn;
 use kv_pubsub::{Feed, Hub, NatsFeed};
 use log::{info, warn};
 
+use crate::cluster::snapshots::digest_hex;
+use crate::cluster::{self, Cluster};
 use crate::commit::clock::{deadline_after, now_ms};
 use crate::commit::expiry::{ExpiryQueue, ExpiryScheduler};
-use crate::commit::pipeline::{CommitPipeline, Downstream};
+use crate::commit::local::{Downstream, LocalCommit};
+use crate::commit::pipeline::{BatchSink, CommitPipeline};
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::observe::metrics::LiveState;
@@ -43,6 +47,8 @@ pub struct Service {
     expiry: ExpiryScheduler,
     storage: Arc<StorageStatus>,
     feed: Arc<dyn Feed>,
+    /// Replicated mode's replica, when `--cluster` is given.
+    cluster: Option<Cluster>,
     watch: WatchSettings,
     list_max_bytes: usize,
     max_txn_ops: usize,
@@ -53,15 +59,63 @@ pub struct Service {
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
-/// The in-process hub, mirrored to NATS when configured. Its history starts
-/// at the recovered revision.
-fn open_feed(config: &Config, last_rev: u64) -> Result<Arc<dyn Feed>, StorageError> {
+/// A single node's log: the durable one in the data directory (recovering
+/// the store from it), or none with `--in-memory`.
+fn open_log(
+    config: &Config,
+    writer: &mut StoreWriter,
+) -> Result<(Box<dyn CommitLog>, Arc<StorageStatus>), StorageError> {
+    if config.in_memory {
+        warn!("running in memory: nothing will survive a restart");
+        return Ok((Box::new(MemoryOnly), Arc::new(StorageStatus::in_memory())));
+    }
+    let status = Arc::new(StorageStatus::durable(config.fsync));
+    let dir = Arc::new(DataDir::open(&config.data_dir)?);
+    if dir.path().join(cluster::snapshots::META_FILE).exists() {
+        return Err(StorageError::Config(format!(
+            "{} holds a replica of a cluster: start this server with --cluster, or give it \
+             another --data-dir",
+            config.data_dir.display()
+        )));
+    }
+    let log = DurableLog::open(
+        dir,
+        writer,
+        config.log_settings(),
+        Arc::clone(&status),
+        config.repair,
+    )?;
+    Ok((Box::new(log), status))
+}
+
+/// Where applied batches go: the feed, and the expiry queue (loaded with
+/// the deadlines already in the store).
+fn downstream(writer: &StoreWriter, feed: &Arc<dyn Feed>, expiry: &Arc<ExpiryQueue>) -> Downstream {
+    for (at, mod_rev, key) in writer.expiries() {
+        expiry.add(at, mod_rev, key);
+    }
+    Downstream {
+        feed: Arc::clone(feed),
+        expiry: Arc::clone(expiry),
+    }
+}
+
+/// The in-process hub, mirrored to NATS when configured (during `turn`
+/// only, if given). Its history starts at the recovered revision.
+fn open_feed(
+    config: &Config,
+    last_rev: u64,
+    turn: Option<Arc<PublishTurn>>,
+) -> Result<Arc<dyn Feed>, StorageError> {
     let hub = Hub::new(config.ring_limits(), last_rev);
     Ok(match config.nats() {
         None => Arc::new(hub),
         Some(nats) => {
             info!("publishing changes to NATS at {}", nats.url);
-            Arc::new(NatsFeed::start(hub, nats).map_err(|e| StorageError::Config(e.to_string()))?)
+            Arc::new(
+                NatsFeed::start(hub, nats, turn)
+                    .map_err(|e| StorageError::Config(e.to_string()))?,
+            )
         }
     })
 }
@@ -77,45 +131,36 @@ impl Service {
     pub fn open(config: &Config) -> Result<Self, StorageError> {
         let (store, mut writer) = Store::new(config.shards, config.limits())
             .map_err(|e| StorageError::Config(e.to_string()))?;
-        let (log, storage): (Box<dyn CommitLog>, _) = if config.in_memory {
-            warn!("running in memory: nothing will survive a restart");
-            (Box::new(MemoryOnly), Arc::new(StorageStatus::in_memory()))
-        } else {
-            let status = Arc::new(StorageStatus::durable(config.fsync));
-            let dir = Arc::new(DataDir::open(&config.data_dir)?);
-            let log = DurableLog::open(
-                dir,
-                &mut writer,
-                config.log_settings(),
-                Arc::clone(&status),
-                config.repair,
-            )?;
-            (Box::new(log), status)
-        };
-        let feed = open_feed(config, store.revision())?;
+        let expiry = Arc::new(ExpiryQueue::default());
+        let (sink, storage, feed, cluster): (Box<dyn BatchSink>, _, _, _) =
+            match config.cluster_settings() {
+                None => {
+                    let (log, storage) = open_log(config, &mut writer)?;
+                    let feed = open_feed(config, store.revision(), None)?;
+                    let downstream = downstream(&writer, &feed, &expiry);
+                    let sink = LocalCommit::new(writer, log, downstream);
+                    (Box::new(sink), storage, feed, None)
+                }
+                Some(settings) => {
+                    let restored = cluster::restore(settings, &mut writer)?;
+                    // One replica at a time publishes the feed to NATS.
+                    let turn = config.nats().map(|_| Arc::new(PublishTurn::default()));
+                    let feed = open_feed(config, store.revision(), turn.clone())?;
+                    let downstream = downstream(&writer, &feed, &expiry);
+                    let (cluster, proposer) = restored.start(writer, downstream, turn)?;
+                    let storage = Arc::new(StorageStatus::in_memory());
+                    (Box::new(proposer), storage, feed, Some(cluster))
+                }
+            };
         let watch_budget = Arc::new(WatchBudget {
             per_watcher: config.watch_buffer_bytes,
             per_watcher_events: config.watch_buffer,
             total: config.watch_total_buffer_bytes,
             counters: Arc::new(WatchCounters::default()),
         });
-        let expiry = Arc::new(ExpiryQueue::default());
-        for (at, mod_rev, key) in writer.expiries() {
-            expiry.add(at, mod_rev, key);
-        }
-        let downstream = Downstream {
-            feed: Arc::clone(&feed),
-            expiry: Arc::clone(&expiry),
-        };
         let pipeline = Arc::new(
-            CommitPipeline::start(
-                writer,
-                log,
-                downstream,
-                config.max_batch,
-                config.queue_depth,
-            )
-            .map_err(StorageError::io("cannot start the writer thread"))?,
+            CommitPipeline::start(sink, config.max_batch, config.queue_depth)
+                .map_err(StorageError::io("cannot start the writer thread"))?,
         );
         let submitter = Arc::clone(&pipeline);
         let expiry = ExpiryScheduler::start(expiry, move |key, mod_rev| {
@@ -128,6 +173,7 @@ impl Service {
             expiry,
             storage,
             feed,
+            cluster,
             watch: WatchSettings {
                 heartbeat: config.watch_heartbeat(),
             },
@@ -158,12 +204,15 @@ impl Service {
                 reason: Some("the server is shutting down".into()),
             });
         }
-        match self.storage.failure() {
-            None => Ok(()),
-            Some(failure) => Err(ProbeResponse {
+        if let Some(failure) = self.storage.failure() {
+            return Err(ProbeResponse {
                 status: "writes_refused".into(),
                 reason: Some(failure.to_owned()),
-            }),
+            });
+        }
+        match &self.cluster {
+            Some(cluster) => cluster.readiness(),
+            None => Ok(()),
         }
     }
 
@@ -173,11 +222,12 @@ impl Service {
         HealthResponse {
             up: true,
             writable: failure.is_none(),
-            storage: self
-                .storage
-                .policy()
-                .map_or("memory", |p| p.as_str())
-                .to_owned(),
+            storage: match (&self.cluster, self.storage.policy()) {
+                (Some(_), _) => "replicated",
+                (None, Some(policy)) => policy.as_str(),
+                (None, None) => "memory",
+            }
+            .to_owned(),
             error: failure.map(str::to_owned),
         }
     }
@@ -187,7 +237,11 @@ impl Service {
     /// # Errors
     ///
     /// Invalid key or value, or the write could not be committed.
-    pub async fn set(&self, request: SetRequest) -> Result<SetResponse, ServerError> {
+    pub async fn set(
+        &self,
+        request: SetRequest,
+        idempotency: Option<String>,
+    ) -> Result<SetResponse, ServerError> {
         let expires_at = match &request.ttl {
             None => None,
             Some(ttl) => {
@@ -202,7 +256,7 @@ impl Service {
             expires_at,
             condition: Condition::Always,
         };
-        match self.pipeline.submit(command).await? {
+        match self.commit(command, idempotency).await? {
             Outcome::Set { rev, prev } => {
                 let (ejected_val, encoding) = value_text(prev.as_ref());
                 Ok(SetResponse {
@@ -262,6 +316,7 @@ impl Service {
         content_type: Option<Arc<str>>,
         expires_at: Option<u64>,
         condition: Condition,
+        idempotency: Option<String>,
     ) -> Result<PutResponse, ServerError> {
         let command = Command::Set {
             key,
@@ -270,7 +325,7 @@ impl Service {
             expires_at,
             condition,
         };
-        match self.pipeline.submit(command).await? {
+        match self.commit(command, idempotency).await? {
             Outcome::Set { rev, prev } => Ok(PutResponse {
                 rev,
                 created: prev.is_none(),
@@ -289,12 +344,13 @@ impl Service {
         &self,
         key: String,
         condition: Condition,
+        idempotency: Option<String>,
     ) -> Result<DeleteResponse, ServerError> {
         let command = Command::Rm {
             key: key.clone(),
             condition,
         };
-        match self.pipeline.submit(command).await? {
+        match self.commit(command, idempotency).await? {
             Outcome::Rm {
                 rev,
                 removed: Some(_),
@@ -316,8 +372,15 @@ impl Service {
     /// # Errors
     ///
     /// The removal could not be committed.
-    pub async fn delete_prefix(&self, prefix: String) -> Result<DeletePrefixResponse, ServerError> {
-        match self.pipeline.submit(Command::RmPrefix { prefix }).await? {
+    pub async fn delete_prefix(
+        &self,
+        prefix: String,
+        idempotency: Option<String>,
+    ) -> Result<DeletePrefixResponse, ServerError> {
+        match self
+            .commit(Command::RmPrefix { prefix }, idempotency)
+            .await?
+        {
             Outcome::RmPrefix { rev, removed } => Ok(DeletePrefixResponse {
                 deleted: removed,
                 rev,
@@ -332,8 +395,12 @@ impl Service {
     /// # Errors
     ///
     /// An invalid key, value or transaction, or it could not be committed.
-    pub async fn txn(&self, txn: Txn) -> Result<(u64, bool, Vec<TxnResult>), ServerError> {
-        match self.pipeline.submit(Command::Txn(txn)).await? {
+    pub async fn txn(
+        &self,
+        txn: Txn,
+        idempotency: Option<String>,
+    ) -> Result<(u64, bool, Vec<TxnResult>), ServerError> {
+        match self.commit(Command::Txn(txn), idempotency).await? {
             Outcome::Txn {
                 rev,
                 succeeded,
@@ -358,8 +425,12 @@ impl Service {
     /// # Errors
     ///
     /// Invalid key, or the removal could not be committed.
-    pub async fn rm(&self, request: RmRequest) -> Result<RmResponse, ServerError> {
-        match self.pipeline.submit(Command::rm(request.key)).await? {
+    pub async fn rm(
+        &self,
+        request: RmRequest,
+        idempotency: Option<String>,
+    ) -> Result<RmResponse, ServerError> {
+        match self.commit(Command::rm(request.key), idempotency).await? {
             Outcome::Rm { rev, removed } => {
                 let (ejected_val, encoding) = value_text(removed.as_ref());
                 Ok(RmResponse {
@@ -399,6 +470,67 @@ impl Service {
             })
             .map_err(|e| ServerError::Internal(format!("cannot start a backup thread: {e}")))?;
         Ok((rev, body))
+    }
+
+    /// Commits `command`, alone and under its key when the request carries
+    /// an `Idempotency-Key`.
+    async fn commit(
+        &self,
+        command: Command,
+        idempotency: Option<String>,
+    ) -> Result<Outcome, ServerError> {
+        match idempotency {
+            Some(key) => self.pipeline.submit_idempotent(command, key).await,
+            None => self.pipeline.submit(command).await,
+        }
+    }
+
+    /// For a read with `consistent=true`: in replicated mode, waits until
+    /// this replica has applied everything committed before the call (a
+    /// single node's reads are always linearizable).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::ClusterUnavailable`] when that cannot be learned or
+    /// reached in time.
+    pub async fn consistent(&self) -> Result<(), ServerError> {
+        match &self.cluster {
+            Some(cluster) => cluster.consistent().await,
+            None => Ok(()),
+        }
+    }
+
+    /// `GET /v1/status`: the revision and digest of the state, and in
+    /// replicated mode where this replica is in the log.
+    pub async fn status(&self) -> StatusResponse {
+        let summary = self.store.summary();
+        let mut status = StatusResponse {
+            mode: if self.cluster.is_some() {
+                "replica"
+            } else {
+                "single"
+            }
+            .into(),
+            rev: summary.rev,
+            digest: digest_hex(summary.digest),
+            keys: self.store.len() as u64,
+            node: None,
+            stream: None,
+            applied_seq: None,
+            stream_seq: None,
+            lag: None,
+            publisher: None,
+        };
+        if let Some(cluster) = &self.cluster {
+            let view = cluster.view().await;
+            status.node = Some(view.node);
+            status.stream = Some(view.stream);
+            status.applied_seq = Some(view.applied_seq);
+            status.stream_seq = Some(view.stream_seq);
+            status.lag = Some(view.lag);
+            status.publisher = view.publisher;
+        }
+        status
     }
 
     /// Tells watch streams to end: the server is shutting down.

@@ -1,8 +1,10 @@
 //! The error answers operations share because of how their route is
 //! guarded, not because of what they do: 431 everywhere (the head limit),
-//! 401 and 403 behind a token, 503 while the data loads. They are declared
-//! once under `components.responses` and attached by [`ROUTE_GUARDS`]; each
-//! handler's annotation lists only its own answers.
+//! 401 and 403 behind a token, 503 while the data loads, and for every
+//! write the `Idempotency-Key` header and, in replicated mode, 504. They
+//! are declared once under `components.responses` and attached by
+//! [`ROUTE_GUARDS`] and method; each handler's annotation lists only its
+//! own answers.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
@@ -43,6 +45,7 @@ pub const ROUTE_GUARDS: &[(&str, Access, bool)] = &[
     ("/v1/kv/{key}", Access::Rights, true),
     ("/v1/txn", Access::Rights, true),
     ("/v1/watch", Access::Rights, true),
+    ("/v1/status", Access::AnyToken, true),
 ];
 
 /// The security scheme's name in the document.
@@ -67,8 +70,17 @@ fn error(description: &str) -> ResponseBuilder {
 }
 
 /// The shared answers, by name under `components.responses`.
-fn shared_responses() -> [(&'static str, Response); 4] {
+fn shared_responses() -> [(&'static str, Response); 5] {
     [
+        (
+            "OutcomeUnknown",
+            error(
+                "Replicated mode: no quorum confirmed the write within --cluster-timeout-ms \
+                 and it may still take effect (`outcome_unknown`); retry it with the same \
+                 Idempotency-Key to have it applied once",
+            )
+            .build(),
+        ),
         (
             "Unauthorized",
             error(
@@ -103,7 +115,9 @@ fn shared_responses() -> [(&'static str, Response); 4] {
             error(
                 "Not now: `recovering` while the data loads after a start (with \
                  `Retry-After: 1`), `unavailable` while shutting down or with --max-watchers \
-                 streams open, `storage_failed` for writes after a disk error",
+                 streams open, `storage_failed` for writes after a disk error; in replicated \
+                 mode `cluster_unavailable` when a write surely was not committed or a \
+                 consistent read could not be served in time",
             )
             .header(
                 "Retry-After",
@@ -136,7 +150,13 @@ impl Modify for CommonResponses {
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
             let (_, waits_for_data) = guard(path);
-            for operation in operations(item) {
+            for (is_write, operation) in operations_by_kind(item) {
+                if is_write {
+                    operation
+                        .parameters
+                        .get_or_insert_with(Vec::new)
+                        .push(idempotency_key().into());
+                }
                 let responses = &mut operation.responses.responses;
                 responses.insert("431".into(), reference("HeadersTooLarge"));
                 if waits_for_data {
@@ -144,6 +164,33 @@ impl Modify for CommonResponses {
                         .entry("503".into())
                         .or_insert_with(|| reference("Unavailable"));
                 }
+            }
+        }
+    }
+}
+
+/// The `Idempotency-Key` header parameter of a write.
+fn idempotency_key() -> utoipa::openapi::path::Parameter {
+    utoipa::openapi::path::ParameterBuilder::new()
+        .name(crate::http::extract::IDEMPOTENCY_KEY_HEADER)
+        .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .schema(Some(Ref::from_schema_name("IdempotencyKeyText")))
+        .build()
+}
+
+/// In replicated mode every write may answer 504 `outcome_unknown`.
+pub fn replicated_writes(openapi: &mut OpenApi, replicated: bool) {
+    if !replicated {
+        return;
+    }
+    for item in openapi.paths.paths.values_mut() {
+        for (is_write, operation) in operations_by_kind(item) {
+            if is_write {
+                operation
+                    .responses
+                    .responses
+                    .insert("504".into(), reference("OutcomeUnknown"));
             }
         }
     }
@@ -170,6 +217,29 @@ pub fn require_token(openapi: &mut OpenApi, tokens_configured: bool) {
             }
         }
     }
+}
+
+/// Each operation of `item`, and whether it is a write (not a GET).
+fn operations_by_kind(
+    item: &mut PathItem,
+) -> impl Iterator<Item = (bool, &mut utoipa::openapi::path::Operation)> {
+    let PathItem {
+        get,
+        put,
+        post,
+        delete,
+        patch,
+        ..
+    } = item;
+    [
+        (false, get),
+        (true, put),
+        (true, post),
+        (true, delete),
+        (true, patch),
+    ]
+    .into_iter()
+    .filter_map(|(is_write, operation)| operation.as_mut().map(|o| (is_write, o)))
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
@@ -281,7 +351,7 @@ mod tests {
             Metrics::new(crate::http::ROUTE_NAMES),
             Duration::ZERO,
         ));
-        answers_match(&super::super::openapi(true), shared.clone(), 401).await;
+        answers_match(&super::super::openapi(true, false), shared.clone(), 401).await;
         if let Some(state) = shared.state() {
             state.shutdown().await;
         }
@@ -295,13 +365,14 @@ mod tests {
             Metrics::new(crate::http::ROUTE_NAMES),
             Duration::ZERO,
         ));
-        answers_match(&super::super::openapi(false), shared, 503).await;
+        answers_match(&super::super::openapi(false, false), shared, 503).await;
     }
 
     #[test]
     fn the_token_is_required_and_refused_only_when_configured() {
         for tokens in [false, true] {
-            let doc = serde_json::to_value(super::super::openapi(tokens)).expect("serializes");
+            let doc =
+                serde_json::to_value(super::super::openapi(tokens, false)).expect("serializes");
             for (path, item) in doc["paths"].as_object().expect("paths") {
                 let (access, _) = guard(path);
                 for (method, operation) in item.as_object().expect("a path item") {

@@ -19,16 +19,16 @@ use actix_web::HttpResponse;
 use kv_core::api::{
     DeletePrefixResponse, DeleteResponse, ErrorBody, ErrorDetail, GetResponse, HealthResponse,
     KvEntry, ListEntry, ListResponse, ProbeResponse, PutResponse, RmRequest, RmResponse,
-    SetRequest, SetResponse, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult,
-    TxnResponse, WatchCut, WatchEvent, WatchProgress,
+    SetRequest, SetResponse, StatusResponse, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult,
+    TxnPutResult, TxnResponse, WatchCut, WatchEvent, WatchProgress,
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::http::console::CONSOLE_ROUTES;
-use crate::http::schemas::{self, Binary};
+use crate::http::schemas::{self, Binary, IdempotencyKeyText};
 use crate::http::RoutePaths;
 use crate::service::context::ServerContext;
-use common_responses::{require_token, CommonResponses};
+use common_responses::{replicated_writes, require_token, CommonResponses};
 
 /// Replaces the `Ttl` component derived from [`Ttl`] with the exact one:
 /// the derive cannot bound the seconds or give the text its pattern.
@@ -65,6 +65,7 @@ impl Modify for ExactTtl {
         RmResponse,
         HealthResponse,
         ProbeResponse,
+        StatusResponse,
         ErrorBody,
         ErrorDetail,
         KvEntry,
@@ -82,14 +83,16 @@ impl Modify for ExactTtl {
         WatchProgress,
         WatchCut,
         Ttl,
-        Binary
+        Binary,
+        IdempotencyKeyText
     ))
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
 
-/// The document of a server with (or without) tokens configured.
-pub fn openapi(tokens_configured: bool) -> utoipa::openapi::OpenApi {
+/// The document of a server with (or without) tokens configured, in
+/// replicated mode (or not).
+pub fn openapi(tokens_configured: bool, replicated: bool) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(RoutePaths::openapi());
     // The console's routes serve a page, not an API operation (see
@@ -100,12 +103,13 @@ pub fn openapi(tokens_configured: bool) -> utoipa::openapi::OpenApi {
     CommonResponses.modify(&mut doc);
     ExactTtl.modify(&mut doc);
     require_token(&mut doc, tokens_configured);
+    replicated_writes(&mut doc, replicated);
     doc
 }
 
 /// The document as pretty JSON.
-pub fn document(tokens_configured: bool) -> String {
-    openapi(tokens_configured)
+pub fn document(tokens_configured: bool, replicated: bool) -> String {
+    openapi(tokens_configured, replicated)
         .to_pretty_json()
         .unwrap_or_else(|e| unreachable!("the OpenAPI document always serializes: {e}"))
 }
@@ -117,7 +121,7 @@ pub fn document(tokens_configured: bool) -> String {
 pub async fn openapi_json(shared: Data<ServerContext>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(document(shared.auth().enabled()))
+        .body(document(shared.auth().enabled(), shared.is_replicated()))
 }
 
 #[cfg(test)]
@@ -132,7 +136,7 @@ mod tests {
 
     #[test]
     fn the_document_names_exactly_the_routes() {
-        let doc = openapi(false);
+        let doc = openapi(false, false);
         let mut documented: Vec<(String, Vec<String>)> = doc
             .paths
             .paths

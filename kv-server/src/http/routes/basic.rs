@@ -9,7 +9,8 @@ use kv_core::api::{
 
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
-use crate::http::extract::Ready;
+use crate::http::extract::{IdempotencyKey, Ready};
+use crate::http::routes::CONSISTENT;
 use crate::http::schemas::Key;
 
 /// `POST /set` -> 201 `{"inserted", "ejected_val", "rev"}`.
@@ -22,16 +23,18 @@ use crate::http::schemas::Key;
 pub async fn set(
     principal: Principal,
     state: Ready,
+    idempotency: IdempotencyKey,
     body: Json<SetRequest>,
 ) -> Result<HttpResponse, ServerError> {
     principal.require(Right::Write, &body.key)?;
-    let answer = state.set(body.into_inner()).await?;
+    let answer = state.set(body.into_inner(), idempotency.0).await?;
     Ok(HttpResponse::Created().json(answer))
 }
 
 /// `GET /get?key=` -> 200 `{"found", "inserted_val"}`.
 #[utoipa::path(get, path = "/get", tag = "basic",
-    params(("key" = inline(Key), Query)),
+    params(("key" = inline(Key), Query),
+        ("consistent" = Option<bool>, Query, description = CONSISTENT)),
     responses((status = 200, description = "Found or not", body = GetResponse),
         (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn get(
@@ -40,6 +43,9 @@ pub async fn get(
     query: Query<GetQuery>,
 ) -> Result<Json<GetResponse>, ServerError> {
     principal.require(Right::Read, &query.key)?;
+    if query.consistent {
+        state.consistent().await?;
+    }
     state.get(&query.key).map(Json)
 }
 
@@ -52,10 +58,11 @@ pub async fn get(
 pub async fn rm(
     principal: Principal,
     state: Ready,
+    idempotency: IdempotencyKey,
     body: Json<RmRequest>,
 ) -> Result<Json<RmResponse>, ServerError> {
     principal.require(Right::Write, &body.key)?;
-    state.rm(body.into_inner()).await.map(Json)
+    state.rm(body.into_inner(), idempotency.0).await.map(Json)
 }
 
 /// `POST /rm`: the same as `DELETE /rm`, for clients that cannot send a
@@ -68,7 +75,8 @@ pub async fn rm(
 pub async fn rm_by_post(
     principal: Principal,
     state: Ready,
+    idempotency: IdempotencyKey,
     body: Json<RmRequest>,
 ) -> Result<Json<RmResponse>, ServerError> {
-    rm(principal, state, body).await
+    rm(principal, state, idempotency, body).await
 }

@@ -25,11 +25,12 @@ use serde::Deserialize;
 use crate::auth::{Principal, Right};
 use crate::commit::clock::deadline_after;
 use crate::error::ServerError;
-use crate::http::extract::Ready;
+use crate::http::extract::{IdempotencyKey, Ready};
 use crate::http::headers::{
     etag, CREATE_REVISION_HEADER, EXPIRES_AT_HEADER, REVISION_HEADER, VERSION_HEADER,
 };
 use crate::http::media_type::is_media_type;
+use crate::http::routes::CONSISTENT;
 use crate::http::schemas::{
     Binary, EntryOrJsonValue, ExpiresAt, IfMatch, IfNoneMatch, Key, TtlText,
 };
@@ -42,7 +43,8 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
     params(("key" = inline(Key), Path, description = "The key, percent-encoded; may contain /"),
         ("format" = Option<String>, Query,
             description = "json: answer the JSON entry, as Accept: application/json does; \
-                other values are ignored")),
+                other values are ignored"),
+        ("consistent" = Option<bool>, Query, description = CONSISTENT)),
     responses((status = 200,
             description = "The value's bytes with the Content-Type it was stored with \
                 (application/octet-stream when none), or the JSON entry when asked for",
@@ -57,6 +59,9 @@ pub async fn get(
 ) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;
     principal.require(Right::Read, &key)?;
+    if wants_consistent(&request)? {
+        state.consistent().await?;
+    }
     let (entry, rev) = state.entry(&key)?;
     let entry = entry.ok_or_else(|| ServerError::KeyNotFound(key.clone()))?;
     let mut response = HttpResponse::Ok();
@@ -123,6 +128,7 @@ impl PutParams {
 pub async fn put(
     principal: Principal,
     state: Ready,
+    idempotency: IdempotencyKey,
     request: HttpRequest,
     params: Query<PutParams>,
     payload: Payload,
@@ -155,6 +161,7 @@ pub async fn put(
             content_type.map(Into::into),
             expires_at,
             condition,
+            idempotency.0,
         )
         .await?;
     let mut response = if answer.created {
@@ -179,12 +186,13 @@ pub async fn put(
 pub async fn delete(
     principal: Principal,
     state: Ready,
+    idempotency: IdempotencyKey,
     request: HttpRequest,
 ) -> Result<HttpResponse, ServerError> {
     let key = key_of(&request)?;
     principal.require(Right::Write, &key)?;
     let condition = condition(request.headers())?;
-    let answer = state.delete(key, condition).await?;
+    let answer = state.delete(key, condition, idempotency.0).await?;
     Ok(HttpResponse::Ok()
         .insert_header((REVISION_HEADER, answer.rev))
         .json(answer))
@@ -193,6 +201,25 @@ pub async fn delete(
 fn key_of(request: &HttpRequest) -> Result<String, ServerError> {
     key_from_path(request.uri().path())
         .ok_or_else(|| ServerError::BadRequest("the key in the path is not valid UTF-8".into()))
+}
+
+/// `consistent=true|false` in the query string (400 for another value).
+fn wants_consistent(request: &HttpRequest) -> Result<bool, ServerError> {
+    let mut wanted = false;
+    for pair in request.query_string().split('&') {
+        if let Some(value) = pair.strip_prefix("consistent=") {
+            wanted = match value {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(ServerError::BadRequest(format!(
+                        "consistent must be true or false, got {other:?}"
+                    )))
+                }
+            };
+        }
+    }
+    Ok(wanted)
 }
 
 fn wants_json(request: &HttpRequest) -> bool {

@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
-use crate::http::extract::Ready;
+use crate::http::extract::{IdempotencyKey, Ready};
+use crate::http::routes::CONSISTENT;
 use crate::http::schemas::{Delimiter, ListLimit};
 
 /// Query of `GET /v1/kv`.
@@ -30,6 +31,10 @@ pub struct ListParams {
     /// List one level: roll keys up at the first occurrence of this
     /// (one character, such as `/`) after the prefix.
     delimiter: Option<String>,
+    /// Replicated mode: list only once every write committed before the
+    /// request is applied here.
+    #[serde(default)]
+    consistent: bool,
 }
 
 /// Query of `DELETE /v1/kv`.
@@ -49,7 +54,8 @@ pub struct DeletePrefixParams {
         ("start_after" = Option<String>, Query, description = "The previous page's next"),
         ("limit" = inline(Option<ListLimit>), Query),
         ("keys_only" = Option<bool>, Query, description = "Leave values out"),
-        ("delimiter" = inline(Option<Delimiter>), Query)),
+        ("delimiter" = inline(Option<Delimiter>), Query),
+        ("consistent" = Option<bool>, Query, description = CONSISTENT)),
     responses((status = 200, description = "A page of keys", body = ListResponse),
         (status = 400, description = "Bad input", body = ErrorBody)))]
 pub async fn list(
@@ -79,6 +85,9 @@ pub async fn list(
             }
         }
     };
+    if params.consistent {
+        state.consistent().await?;
+    }
     let page = state.list(ListQuery {
         prefix: params.prefix,
         start_after: params.start_after,
@@ -119,6 +128,7 @@ pub async fn list(
 pub async fn delete_prefix(
     principal: Principal,
     state: Ready,
+    idempotency: IdempotencyKey,
     params: Query<DeletePrefixParams>,
 ) -> Result<Json<DeletePrefixResponse>, ServerError> {
     let params = params.into_inner();
@@ -129,5 +139,5 @@ pub async fn delete_prefix(
             "refusing to delete every key: give a non-empty prefix, or all=true".into(),
         ));
     }
-    state.delete_prefix(prefix).await.map(Json)
+    state.delete_prefix(prefix, idempotency.0).await.map(Json)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::web::{Data, Json};
 use actix_web::{FromRequest as _, HttpRequest, HttpResponse};
-use kv_core::api::{HealthResponse, ProbeResponse};
+use kv_core::api::{HealthResponse, ProbeResponse, StatusResponse};
 
 use crate::auth::{Principal, Right};
 use crate::error::ServerError;
@@ -71,6 +71,15 @@ pub async fn metrics(
         .encode()
         .map_err(|e| ServerError::Internal(format!("cannot encode metrics: {e}")))?;
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))
+}
+
+/// `GET /v1/status`: the state's revision and digest, and in replicated
+/// mode where this replica is in the log. Any valid token may read it.
+#[utoipa::path(get, path = "/v1/status", tag = "operations",
+    responses((status = 200, description = "Where this server's state stands",
+        body = StatusResponse)))]
+pub async fn status(_principal: Principal, state: Ready) -> Json<StatusResponse> {
+    Json(state.status().await)
 }
 
 /// `GET /v1/snapshot`: a consistent backup of the whole store, streamed.

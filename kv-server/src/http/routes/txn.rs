@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use crate::auth::{Principal, Right};
 use crate::commit::clock::deadline_after;
 use crate::error::ServerError;
-use crate::http::extract::Ready;
+use crate::http::extract::{IdempotencyKey, Ready};
 use crate::http::media_type::is_media_type;
 use crate::http::schemas::txn::TxnRequest;
 
@@ -41,11 +41,12 @@ use crate::http::schemas::txn::TxnRequest;
 pub async fn txn(
     principal: Principal,
     state: Ready,
+    idempotency: IdempotencyKey,
     body: Json<Value>,
 ) -> Result<Json<TxnResponse>, ServerError> {
     let txn = parse_txn(&body, state.max_txn_ops())?;
     authorize(&principal, &txn)?;
-    let (rev, succeeded, results) = state.txn(txn).await?;
+    let (rev, succeeded, results) = state.txn(txn, idempotency.0).await?;
     let results = results
         .into_iter()
         .map(|result| match result {

@@ -127,6 +127,15 @@ schema_type!(
 );
 
 schema_type!(
+    /// `Idempotency-Key` of the write routes.
+    IdempotencyKeyText => string().pattern(Some(patterns::IDEMPOTENCY_KEY)).description(Some(
+        "Makes a retry of this write safe in replicated mode: the write is committed once \
+         per key (for two minutes), and a retry, to any server, gets the first one's answer. \
+         A single node accepts and checks it (it never answers outcome_unknown)"
+    ))
+);
+
+schema_type!(
     /// `Last-Event-ID` of the watch stream.
     LastEventId => string().pattern(Some(patterns::LAST_EVENT_ID))
         .description(Some("The revision of the last event received; wins over from_rev"))

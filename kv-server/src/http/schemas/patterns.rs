@@ -78,6 +78,10 @@ pub const MEDIA_TYPE: &str = concat!(
 pub const BASE64: &str =
     "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
 
+/// `Idempotency-Key` as the write routes read it: 1 to 128 visible ASCII
+/// characters ([`crate::http::extract::IdempotencyKey`]).
+pub const IDEMPOTENCY_KEY: &str = r"^[!-~]{1,128}$";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +94,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_idempotency_key_pattern_is_what_the_extractor_takes(
+            text in "[ -~\u{80}-\u{ff}\t]{0,130}"
+        ) {
+            prop_assert_eq!(
+                regex(IDEMPOTENCY_KEY).is_match(&text),
+                crate::http::extract::is_idempotency_key(text.as_bytes()),
+                "{:?}", text
+            );
+        }
+
         // Up to 12 characters no number can overflow, so the pattern and
         // the parser must agree exactly.
         #[test]

@@ -1,10 +1,5 @@
-//! NATS: [`NatsFeed`] mirrors the hub to NATS subjects from a publisher
-//! thread, and [`subscribe`] reads those subjects back.
-//!
-//! This is the only file that uses the `nats` crate, which is deprecated
-//! upstream in favour of an async client; swapping it changes this file
-//! alone.
-#![allow(deprecated)]
+//! [`NatsFeed`] mirrors the hub to NATS subjects from a publisher thread,
+//! and [`subscribe`] reads those subjects back.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -80,6 +75,58 @@ fn ensure_stream(conn: &nats::Connection, config: &NatsConfig, name: &str) -> st
     .map(drop)
 }
 
+/// Whether this server publishes: in replicated mode every replica has the
+/// same feed, and one at a time publishes it (the holder of the publisher
+/// lease, decided through the replicated log).
+#[derive(Debug, Default)]
+pub struct PublishTurn {
+    state: Mutex<Turn>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// Another server publishes: events are passed over.
+    #[default]
+    Idle,
+    /// This server's turn begins: publish from this revision on.
+    From(u64),
+    /// This server publishes.
+    Active,
+}
+
+impl PublishTurn {
+    /// This server publishes from revision `from` on (where the previous
+    /// publisher's confirmations ended: a few events may go out twice,
+    /// which a JetStream consumer drops by their `Nats-Msg-Id`).
+    pub fn begin(&self, from: u64) {
+        *self.lock() = Turn::From(from);
+    }
+
+    /// Another server publishes now.
+    pub fn end(&self) {
+        *self.lock() = Turn::Idle;
+    }
+
+    /// Whether this server publishes.
+    pub fn is_mine(&self) -> bool {
+        *self.lock() != Turn::Idle
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Turn> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The turn as the publisher acts on it; `From` becomes `Active`.
+    fn take(&self) -> Turn {
+        let mut state = self.lock();
+        let turn = *state;
+        if let Turn::From(_) = turn {
+            *state = Turn::Active;
+        }
+        turn
+    }
+}
+
 /// The hub, mirrored to NATS by a publisher thread.
 ///
 /// Writes only ever touch the hub. The publisher reads the hub with its own
@@ -109,9 +156,10 @@ struct PublisherState {
 }
 
 impl NatsFeed {
-    /// Starts mirroring `hub` to NATS. Never fails: an unreachable server
-    /// is retried in the background.
-    pub fn start(hub: Hub, config: NatsConfig) -> Result<Self> {
+    /// Starts mirroring `hub` to NATS: always, or with `turn` only while it
+    /// is this server's turn. Never fails: an unreachable server is
+    /// retried in the background.
+    pub fn start(hub: Hub, config: NatsConfig, turn: Option<Arc<PublishTurn>>) -> Result<Self> {
         let shared = Arc::new(PublisherState::default());
         let cursor = hub.subscribe(None)?;
         let worker = Arc::clone(&shared);
@@ -119,7 +167,7 @@ impl NatsFeed {
         let thread = std::thread::Builder::new()
             .name("kv-nats".into())
             .spawn(move || {
-                publish_loop(config, cursor, worker);
+                publish_loop(config, cursor, worker, turn);
                 let _ = done.send(());
             })
             .map_err(|source| FeedError::Nats {
@@ -201,7 +249,12 @@ fn connect(config: &NatsConfig, shared: &Arc<PublisherState>) -> std::io::Result
         .connect(config.url.as_str())
 }
 
-fn publish_loop(config: NatsConfig, cursor: Cursor, shared: Arc<PublisherState>) {
+fn publish_loop(
+    config: NatsConfig,
+    cursor: Cursor,
+    shared: Arc<PublisherState>,
+    turn: Option<Arc<PublishTurn>>,
+) {
     let conn = match connect(&config, &shared) {
         Ok(conn) => conn,
         Err(e) => {
@@ -229,8 +282,27 @@ fn publish_loop(config: NatsConfig, cursor: Cursor, shared: Arc<PublisherState>)
     let mut events = Vec::with_capacity(PUBLISH_BATCH);
     loop {
         events.clear();
+        let idle = match turn.as_ref().map(|turn| turn.take()) {
+            None | Some(Turn::Active) => false,
+            Some(Turn::Idle) => true,
+            Some(Turn::From(rev)) => {
+                publisher.start_at(rev);
+                false
+            }
+        };
         if !publisher.read(&mut events) {
             return;
+        }
+        if idle {
+            // Another server publishes these.
+            publisher.confirmed = publisher.cursor.next_rev();
+            if events.is_empty() {
+                if publisher.shared.stop.load(Ordering::Acquire) {
+                    break;
+                }
+                publisher.cursor.wait(Duration::from_millis(250));
+            }
+            continue;
         }
         if events.is_empty() {
             if publisher.shared.stop.load(Ordering::Acquire) {
@@ -264,6 +336,27 @@ impl Publisher {
         self.shared
             .confirmed_rev
             .store(self.confirmed.saturating_sub(1), Ordering::Relaxed);
+    }
+
+    /// Publishes from revision `rev` on: this server's turn began there.
+    fn start_at(&mut self, rev: u64) {
+        info!(
+            "NATS at {}: this server publishes the feed from revision {rev}",
+            self.config.url
+        );
+        if let Err(FeedError::Gone { oldest, .. }) = self.cursor.seek(rev) {
+            let skipped = oldest - rev;
+            self.shared.skipped.fetch_add(skipped, Ordering::Relaxed);
+            error!(
+                "NATS at {}: revisions {rev} to {} were not published: they left this \
+                 server's feed before its turn to publish ({skipped} revisions skipped)",
+                self.config.url,
+                oldest - 1
+            );
+            let _ = self.cursor.seek(oldest);
+        }
+        self.confirmed = self.cursor.next_rev();
+        self.record_confirmed();
     }
 
     /// Reads the next events into `events`, skipping (and counting) what
