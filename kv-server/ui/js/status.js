@@ -1,8 +1,9 @@
 // The status strip: the store's revision, its storage policy, whether it
 // takes writes, the NATS bridge's state, and in replicated mode the
-// server's lag. From GET / (no token needed), GET /v1/status (where the
-// server has it; a 404 means a single server) and GET /metrics (any valid
-// token), every few seconds, and the revision from every answer and event.
+// server's lag (log messages not applied yet). From GET / (no token
+// needed), GET /v1/status (`mode` single or replica; a server without it
+// answers 404 and counts as single) and GET /metrics (any valid token),
+// every few seconds, and the revision from every answer and event.
 
 import { byId, el, replace } from './dom.js';
 
@@ -46,7 +47,7 @@ export class StatusStrip {
     else facts.unreachable = true;
     if (status.status === 'fulfilled' && status.value) {
       facts.mode = status.value.mode;
-      facts.lag = status.value.lag;
+      facts.lag = status.value.lag ?? null;
       this.seeRevision(status.value.rev);
     }
     if (metrics.status === 'fulfilled') {
@@ -76,8 +77,9 @@ export class StatusStrip {
       const lag = f.natsLag ? `, ${f.natsLag} behind` : '';
       items.push(item('nats', `NATS: ${f.nats}${lag}`, f.nats === 'connected' ? 'good' : 'bad'));
     }
-    if (f.mode) items.push(item('mode', f.mode === 'cluster' ? 'cluster' : 'single server'));
-    if (f.mode === 'cluster' && f.lag !== undefined) {
+    // `single`, or a replicated mode (`replica`), which reports its lag.
+    if (f.mode) items.push(item('mode', f.mode === 'single' ? 'single server' : `mode: ${f.mode}`));
+    if (f.mode && f.mode !== 'single' && f.lag !== null) {
       items.push(item('lag', `lag ${f.lag}`, f.lag > 0 ? 'warn' : 'good'));
     }
     replace(this.node, items);
