@@ -72,14 +72,25 @@ impl Console {
         width: u32,
         height: u32,
     ) -> Option<Console> {
+        let mut all = vec!["--in-memory"];
+        all.extend_from_slice(args);
+        Self::start_exactly(name, &all, width, height)
+    }
+
+    /// A server with exactly `args` (a data directory of its own unless
+    /// they say `--in-memory`) and a `width` x `height` browser.
+    pub fn start_exactly(
+        name: &'static str,
+        args: &[&str],
+        width: u32,
+        height: u32,
+    ) -> Option<Console> {
         let turn = BROWSER_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         forget_failure(name);
         let browser = Browser::start(width, height)?;
-        let mut all = vec!["--in-memory"];
-        all.extend_from_slice(args);
         Some(Console {
             browser,
-            server: start_server(&all),
+            server: start_server(args),
             token: None,
             name,
             _token_dir: None,

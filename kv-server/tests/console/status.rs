@@ -1,9 +1,10 @@
-//! The status strip with a NATS bridge: connected while nats-server runs,
-//! disconnected once it stops (read from /metrics every few seconds).
+//! The status strip with a NATS bridge (connected while nats-server runs,
+//! disconnected once it stops, read from /metrics every few seconds), and
+//! in replicated mode (the mode and the lag, from /v1/status).
 
 use std::time::Duration;
 
-use kv_testkit::NatsServer;
+use kv_testkit::{NatsCluster, NatsServer};
 
 use crate::Console;
 
@@ -28,4 +29,23 @@ fn the_status_strip_follows_the_nats_bridge() {
         "return document.querySelector('#status [data-item=\"nats\"]').textContent.startsWith('NATS: disconnected');",
         &[],
     );
+}
+
+#[test]
+fn the_status_strip_shows_a_replicas_mode_and_lag() {
+    // JetStream clustering needs routes: three nodes, as the cluster tests.
+    let Some(nats) = NatsCluster::start(3) else {
+        return;
+    };
+    let urls = nats.urls();
+    let args = ["--cluster", &urls];
+    let Some(console) = Console::start_exactly("status-replica", &args, 1280, 900) else {
+        return;
+    };
+    let rev = console.put("replicated/k", "text/plain", b"v");
+    console.open("");
+    console.wait_text("#status [data-item='mode']", "mode: replica");
+    console.wait_text("#status [data-item='lag']", "lag 0");
+    console.wait_text("#status [data-item='rev']", &format!("rev {rev}"));
+    console.screenshot("status-replica");
 }
