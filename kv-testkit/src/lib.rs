@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! - [`server`]: [`TestServer`], a running server process.
+//! - [`browser`]: [`Browser`], headless Chromium under chromedriver (WebDriver).
 //! - [`http`]: [`http::request`], raw HTTP calls for tests.
 //! - [`haproxy`]: [`Haproxy`], the shipped HAProxy configuration in front
 //!   of a server.
@@ -21,6 +22,7 @@
 //! - [`now_ms`]: the wall clock, for expiries.
 #![deny(missing_docs)]
 
+pub mod browser;
 pub mod haproxy;
 pub mod http;
 pub mod linearizability;
@@ -30,6 +32,7 @@ pub mod rng;
 pub mod server;
 pub mod tls;
 
+pub use browser::Browser;
 pub use haproxy::Haproxy;
 pub use linearizability::{CheckResult, History};
 pub use nats::NatsServer;

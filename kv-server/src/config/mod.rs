@@ -206,6 +206,11 @@ pub struct Config {
     #[structopt(long)]
     pub insecure_no_auth: bool,
 
+    /// Do not serve the web console at `/ui` (it answers as an unknown
+    /// route then).
+    #[structopt(long)]
+    pub no_ui: bool,
+
     /// TLS certificate chain (PEM); with --tls-key, the server speaks HTTPS.
     #[structopt(
         long,

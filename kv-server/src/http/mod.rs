@@ -5,7 +5,9 @@
 //! - [`gate`]: every connection's gate before the HTTP layer.
 //! - [`openapi`] and [`schemas`]: the OpenAPI document.
 //! - [`media_type`]: the content types a value may be stored with.
+//! - [`console`]: the web console's files and headers (`/ui`).
 
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod gate;
@@ -23,7 +25,8 @@ use actix_web::Resource;
 use crate::auth::Principal;
 use crate::config::Config;
 use crate::error::ServerError;
-use crate::http::routes::{basic, kv, list, ops, txn, watch};
+use crate::http::console::ConsoleSwitch;
+use crate::http::routes::{basic, kv, list, ops, txn, ui, watch};
 
 /// Declares the route table once. Each row is
 /// `public|protected "pattern" as "name" { METHOD => handler, ... }`; from
@@ -65,6 +68,8 @@ route_table! {
     protected "/get" as "/get" { GET => basic::get }
     protected "/rm" as "/rm" { DELETE => basic::rm, POST => basic::rm_by_post }
     public "/openapi.json" as "/openapi.json" { GET => openapi::openapi_json }
+    public "/ui" as "/ui" { GET => ui::root }
+    public "/ui/{asset:.*}" as "/ui/{asset}" { GET => ui::asset }
     protected "/v1/snapshot" as "/v1/snapshot" { GET => ops::snapshot }
     protected "/v1/kv" as "/v1/kv" { GET => list::list, DELETE => list::delete_prefix }
     protected "/v1/kv/{key:.*}" as "/v1/kv/{key}" { GET => kv::get, PUT => kv::put, DELETE => kv::delete }
@@ -98,7 +103,10 @@ pub fn configure(cfg: &mut ServiceConfig, config: &Config) {
             .limit(config.max_body_bytes())
             .error_handler(error::json_error),
     )
-    .app_data(QueryConfig::default().error_handler(error::query_error));
+    .app_data(QueryConfig::default().error_handler(error::query_error))
+    .app_data(web::Data::new(ConsoleSwitch {
+        enabled: !config.no_ui,
+    }));
     register(cfg);
     cfg.default_service(web::to(ops::not_found));
 }

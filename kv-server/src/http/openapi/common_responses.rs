@@ -37,6 +37,9 @@ pub const ROUTE_GUARDS: &[(&str, Access, bool)] = &[
     ("/get", Access::Rights, true),
     ("/rm", Access::Rights, true),
     ("/openapi.json", Access::Open, false),
+    // The console: open to anyone, and left out of the document.
+    ("/ui", Access::Open, false),
+    ("/ui/{asset}", Access::Open, false),
     ("/v1/snapshot", Access::Rights, true),
     ("/v1/kv", Access::Rights, true),
     ("/v1/kv/{key}", Access::Rights, true),

@@ -24,6 +24,7 @@ use kv_core::api::{
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::http::console::CONSOLE_ROUTES;
 use crate::http::schemas::{self, Binary, IdempotencyKeyText};
 use crate::http::RoutePaths;
 use crate::service::context::ServerContext;
@@ -94,6 +95,11 @@ pub struct ApiDoc;
 pub fn openapi(tokens_configured: bool, replicated: bool) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(RoutePaths::openapi());
+    // The console's routes serve a page, not an API operation (see
+    // `CONSOLE_ROUTES`).
+    doc.paths
+        .paths
+        .retain(|path, _| !CONSOLE_ROUTES.contains(&path.as_str()));
     CommonResponses.modify(&mut doc);
     ExactTtl.modify(&mut doc);
     require_token(&mut doc, tokens_configured);
@@ -156,6 +162,7 @@ mod tests {
         documented.sort();
         let mut expected: Vec<(String, Vec<String>)> = ROUTES
             .iter()
+            .filter(|(path, _)| !CONSOLE_ROUTES.contains(path))
             .map(|(path, methods)| {
                 let mut methods: Vec<String> = methods.iter().map(|m| m.to_string()).collect();
                 methods.sort();
@@ -164,6 +171,11 @@ mod tests {
             .collect();
         expected.sort();
         assert_eq!(documented, expected);
+        // What is left out is exactly the console's rows of the table.
+        for console_route in CONSOLE_ROUTES {
+            assert!(ROUTES.iter().any(|(path, _)| path == console_route));
+            assert!(!doc.paths.paths.contains_key(*console_route));
+        }
     }
 
     #[actix_web::test]
@@ -183,7 +195,9 @@ mod tests {
         )
         .await;
         for (path, methods) in ROUTES {
-            let uri = path.replace("{key}", "some-key");
+            let uri = path
+                .replace("{key}", "some-key")
+                .replace("{asset}", "index.html");
             for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
                 let request = actix_test::TestRequest::default()
                     .method(Method::from_bytes(method.as_bytes()).expect("a method"))

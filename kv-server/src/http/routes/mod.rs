@@ -8,12 +8,14 @@
 //! - [`list`]: `/v1/kv?prefix=`, listing and deleting by prefix.
 //! - [`txn`]: `POST /v1/txn`, transactions.
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
+//! - [`ui`]: `GET /ui`, the web console's page and files.
 
 pub mod basic;
 pub mod kv;
 pub mod list;
 pub mod ops;
 pub mod txn;
+pub mod ui;
 pub mod watch;
 
 /// What `consistent=true` does, as the reads document it.
