@@ -95,6 +95,9 @@ fn assert_value(server: &TestServer, key: &str, value: &[u8], content_type: Opti
         Some(content_type.unwrap_or("application/octet-stream")),
         "GET {key:?}"
     );
+    // Served as data: no browser sniffs it or runs it.
+    assert_eq!(raw.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(raw.header("content-security-policy"), Some("sandbox"));
     let entry = entry(server, key);
     assert_eq!(entry["key"], json!(key));
     let decoded = match std::str::from_utf8(value) {
