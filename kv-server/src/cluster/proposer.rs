@@ -1,7 +1,7 @@
 //! [`Proposer`]: replicated mode's [`BatchSink`]. Each batch the writer
 //! gathers becomes one message of the replicated log (commands, not
 //! results), sent without waiting; the answers come from
-//! [`Pending`](crate::cluster::pending::Pending) once the log acknowledged
+//! [`Pending`] once the log acknowledged
 //! the message and this replica's applier applied it.
 //!
 //! Commands that break a limit are refused here, before they cost a

@@ -13,7 +13,7 @@
 //!
 //! Handlers do not wake the writer one by one. The first command of an
 //! event-loop turn collects the commands submitted on its thread during
-//! that turn ([`gathering`](crate::commit::gathering)) and sends them as one
+//! that turn (`gathering`) and sends them as one
 //! message: one wake-up of the writer per turn instead of per command. A
 //! profile of `POST /set` under wrk found the writer woken every five
 //! commands, two futex calls and a context switch each time.

@@ -1,5 +1,5 @@
 //! [`ServerContext`]: what the routes share from the moment the server listens,
-//! before its data is loaded, and [`Ready`], the extractor that gives a
+//! before its data is loaded, and [`Ready`](crate::http::extract::Ready), the extractor that gives a
 //! handler the loaded [`Service`].
 //!
 //! The server listens first and recovers its data in the background, so
