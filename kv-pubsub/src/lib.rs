@@ -27,6 +27,7 @@ pub mod nats;
 
 use std::sync::Arc;
 
+use kv_core::api::NatsState;
 use kv_core::Change;
 
 pub use error::{FeedError, Result};
@@ -77,6 +78,20 @@ pub struct FeedStats {
     /// The last revision NATS confirmed (flushed while connected), when
     /// NATS is configured; the publish lag is `last_rev` minus this.
     pub nats_confirmed_rev: Option<u64>,
+}
+
+impl FeedStats {
+    /// The NATS publisher's state as `GET /`, `/metrics` and the status
+    /// route show it; `None` when NATS is not configured.
+    pub fn nats_state(&self) -> Option<NatsState> {
+        let connected = self.nats_connected?;
+        let confirmed = self.nats_confirmed_rev.unwrap_or(self.last_rev);
+        Some(NatsState {
+            connected,
+            queued: self.last_rev.saturating_sub(confirmed),
+            dropped: self.nats_skipped,
+        })
+    }
 }
 
 /// The default feed: the in-process hub alone.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use kv_core::api::WatchEvent;
 use kv_core::Change;
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 
 use crate::error::{FeedError, Result};
 use crate::event::Event;
@@ -28,8 +28,12 @@ const PUBLISH_BATCH: usize = 1024;
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause between attempts while NATS is unreachable.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
-/// How long shutdown waits for the publisher to deliver what is left.
+/// How long shutdown waits for a connected publisher to deliver what is
+/// left.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long shutdown waits for a publisher that is not connected: it has
+/// nothing it can deliver, only a retry pause to wake from.
+const CLOSE_DISCONNECTED_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Where and how to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,13 +163,18 @@ impl Feed for NatsFeed {
             return;
         };
         // The client can block without limit while NATS is down; shutdown
-        // must not.
-        match finished.recv_timeout(CLOSE_TIMEOUT) {
+        // must not, and with NATS down there is nothing to wait for.
+        let timeout = if self.shared.connected.load(Ordering::Relaxed) {
+            CLOSE_TIMEOUT
+        } else {
+            CLOSE_DISCONNECTED_TIMEOUT
+        };
+        match finished.recv_timeout(timeout) {
             Ok(()) => {
                 let _ = thread.join();
             }
             Err(_) => warn!(
-                "NATS publisher still busy after {CLOSE_TIMEOUT:?}; stopping without it \
+                "NATS publisher still busy after {timeout:?}; stopping without it \
                  (unconfirmed events are in the log and were not acknowledged to NATS consumers)"
             ),
         }
@@ -183,7 +192,6 @@ fn connect(config: &NatsConfig, shared: &Arc<PublisherState>) -> std::io::Result
         // No client-side buffering while disconnected: a publish then fails
         // at once and the publisher resends from the hub, in order.
         .reconnect_buffer_size(0)
-        .retry_on_failed_connect()
         .disconnect_callback(move || {
             on_disconnect.connected.store(false, Ordering::Relaxed);
             on_disconnect
@@ -201,21 +209,50 @@ fn connect(config: &NatsConfig, shared: &Arc<PublisherState>) -> std::io::Result
         .connect(config.url.as_str())
 }
 
-fn publish_loop(config: NatsConfig, cursor: Cursor, shared: Arc<PublisherState>) {
-    let conn = match connect(&config, &shared) {
-        Ok(conn) => conn,
-        Err(e) => {
-            error!(
-                "NATS at {}: cannot start a client: {e}; events will not be published",
+/// Connects to NATS, retrying every [`RETRY_PAUSE`] until it succeeds or the
+/// feed stops (`None`). The first failure is a warning with its cause, so
+/// that a wrong URL shows at once; later ones are logged at debug.
+fn connect_until_stopped(
+    config: &NatsConfig,
+    shared: &Arc<PublisherState>,
+) -> Option<nats::Connection> {
+    let mut failures = 0u64;
+    loop {
+        match connect(config, shared) {
+            Ok(conn) => {
+                shared.connected.store(true, Ordering::Relaxed);
+                if failures > 0 {
+                    info!(
+                        "NATS at {}: connected after {failures} failed attempts",
+                        config.url
+                    );
+                }
+                return Some(conn);
+            }
+            Err(e) if failures == 0 => warn!(
+                "NATS at {}: cannot connect ({e}); writes go on, and their changes are \
+                 published once it is reachable (retrying every {RETRY_PAUSE:?})",
                 config.url
-            );
-            return;
+            ),
+            Err(e) => debug!("NATS at {}: still cannot connect: {e}", config.url),
         }
+        failures += 1;
+        if shared.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        std::thread::sleep(RETRY_PAUSE);
+    }
+}
+
+fn publish_loop(config: NatsConfig, cursor: Cursor, shared: Arc<PublisherState>) {
+    let Some(conn) = connect_until_stopped(&config, &shared) else {
+        warn!(
+            "NATS at {}: stopping without ever connecting; the changes since the start \
+             were not published (they are in the log)",
+            config.url
+        );
+        return;
     };
-    // `retry_on_failed_connect` returns before a connection exists.
-    shared
-        .connected
-        .store(conn.flush_timeout(FLUSH_TIMEOUT).is_ok(), Ordering::Relaxed);
     info!("NATS at {}: publishing changes", config.url);
     let mut publisher = Publisher {
         stream_ready: config.stream.is_none(),

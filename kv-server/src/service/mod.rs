@@ -167,7 +167,8 @@ impl Service {
         }
     }
 
-    /// `GET /`: up, and whether writes are accepted.
+    /// `GET /`: up, whether writes are accepted, and the NATS publisher's
+    /// state when there is one.
     pub fn health(&self) -> HealthResponse {
         let failure = self.storage.failure();
         HealthResponse {
@@ -179,6 +180,7 @@ impl Service {
                 .map_or("memory", |p| p.as_str())
                 .to_owned(),
             error: failure.map(str::to_owned),
+            nats: self.feed.stats().nats_state(),
         }
     }
 
