@@ -245,3 +245,23 @@ fn the_example_settings_leave_nats_off() {
         .collect();
     assert!(active.is_empty(), "NATS is on in .env.example: {active:?}");
 }
+
+#[test]
+fn a_failed_restore_says_why_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("restored");
+    let target = target.to_str().expect("a UTF-8 path");
+    let missing = "/nonexistent/backup.snap";
+    let stderr = refuses_to_start(&["restore", "--from", missing, "--data-dir", target], &[]);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+    assert!(stderr.contains(missing), "{stderr}");
+    let garbage = dir.path().join("garbage.snap");
+    std::fs::write(&garbage, "not a backup").expect("write");
+    let garbage = garbage.to_str().expect("a UTF-8 path");
+    let stderr = refuses_to_start(&["restore", "--from", garbage, "--data-dir", target], &[]);
+    assert!(
+        stderr.contains("invalid backup") && !stderr.contains("--repair"),
+        "{stderr}"
+    );
+}
