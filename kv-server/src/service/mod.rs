@@ -1,6 +1,7 @@
 //! [`Service`]: the operations behind the routes, shared by every worker.
 
 pub mod body_stream;
+pub mod bulk;
 pub mod context;
 pub mod watch;
 pub mod watch_outbox;

@@ -2,6 +2,7 @@
 //! [`Service`](crate::service::Service), answer.
 //!
 //! - [`basic`]: the original routes, `/set`, `/get`, `/rm`.
+//! - [`bulk`]: `GET /v1/export` and `POST /v1/import`, bulk loads in NDJSON.
 //! - [`ops`]: `/`, the probes, `/metrics`, `/v1/snapshot`, unknown routes.
 //! - [`kv`]: `/v1/kv/{key}`, raw values with metadata and conditions.
 //! - [`list`]: `/v1/kv?prefix=`, listing and deleting by prefix.
@@ -9,6 +10,7 @@
 //! - [`watch`]: `GET /v1/watch`, the change feed as Server-Sent Events.
 
 pub mod basic;
+pub mod bulk;
 pub mod kv;
 pub mod list;
 pub mod ops;
