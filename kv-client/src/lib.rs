@@ -30,6 +30,7 @@ pub mod client;
 pub mod cmd;
 pub mod error;
 pub mod exit;
+pub mod human;
 pub mod watch;
 
 pub use client::{ClientOptions, KvClient};
