@@ -18,12 +18,13 @@ use actix_web::web::Data;
 use actix_web::HttpResponse;
 use kv_core::api::{
     DeletePrefixResponse, DeleteResponse, ErrorBody, ErrorDetail, GetResponse, HealthResponse,
-    KvEntry, ListEntry, ListResponse, ProbeResponse, PutResponse, RmRequest, RmResponse,
-    SetRequest, SetResponse, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult, TxnPutResult,
-    TxnResponse, WatchCut, WatchEvent, WatchProgress,
+    ImportResponse, KvEntry, ListEntry, ListResponse, NatsState, ProbeResponse, PutResponse,
+    RmRequest, RmResponse, SetRequest, SetResponse, Ttl, TxnDeleteResult, TxnGetResult,
+    TxnOpResult, TxnPutResult, TxnResponse, WatchCut, WatchEvent, WatchProgress,
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::http::schemas::txn::ImportRecord;
 use crate::http::schemas::{self, Binary};
 use crate::http::RoutePaths;
 use crate::service::context::ServerContext;
@@ -81,7 +82,10 @@ impl Modify for ExactTtl {
         WatchProgress,
         WatchCut,
         Ttl,
-        Binary
+        Binary,
+        NatsState,
+        ImportResponse,
+        ImportRecord
     ))
 )]
 #[derive(Debug)]

@@ -19,6 +19,8 @@ use crate::config::BODY_OVERHEAD_BYTES;
 use crate::error::ServerError;
 use crate::http::extract::Ready;
 use crate::http::headers::REVISION_HEADER;
+use crate::http::media_type::is_media_type;
+use crate::http::schemas::txn::ImportRecord;
 use crate::service::bulk::Importer;
 
 /// Query of `GET /v1/export`.
@@ -58,8 +60,8 @@ pub async fn export(
 /// every record before it is stored, none from it on, and the error says
 /// how many were.
 #[utoipa::path(post, path = "/v1/import", tag = "kv",
-    request_body(content = String, content_type = "application/x-ndjson",
-        description = "One JSON object per line, as GET /v1/export writes them"),
+    request_body(content = Vec<ImportRecord>, content_type = "application/x-ndjson",
+        description = "One record per line (NDJSON), as GET /v1/export writes them"),
     responses((status = 200, description = "Stored", body = ImportResponse),
         (status = 400, description = "A bad line (the message names it)", body = ErrorBody),
         (status = 413, description = "A value over --max-value-bytes, or a line over twice that",
@@ -111,6 +113,18 @@ pub async fn import(
 fn is_ndjson(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     essence.eq_ignore_ascii_case(NDJSON) || essence.eq_ignore_ascii_case("application/jsonl")
+}
+
+/// What the HTTP layer checks of a record: the token's right on its key,
+/// and its content type (the importer checks the rest).
+fn check(record: &ExportRecord, principal: &Principal) -> Result<(), ServerError> {
+    principal.require(Right::Write, &record.key)?;
+    match &record.content_type {
+        Some(media_type) if !is_media_type(media_type) => Err(ServerError::BadRequest(format!(
+            "content_type {media_type:?} is not a media type such as text/plain"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The body's lines as they arrive.
@@ -173,7 +187,7 @@ impl Lines {
         }
         let added = match serde_json::from_slice::<ExportRecord>(line) {
             Err(e) => Err(ServerError::BadRequest(e.to_string())),
-            Ok(record) => match principal.require(Right::Write, &record.key) {
+            Ok(record) => match check(&record, principal) {
                 Err(e) => Err(e),
                 Ok(()) => importer.add(record).await,
             },

@@ -111,6 +111,62 @@ fn put(base64: bool, expiry: &str) -> ObjectBuilder {
     }
 }
 
+/// An import record whose value is written as `base64` or not. Unlike a
+/// put, its optional fields may also be `null` (as the export's type reads
+/// them).
+fn import_record(base64: bool) -> ObjectBuilder {
+    let nullable = |kind: Type| SchemaType::from_iter([kind, Type::Null]);
+    let (value, encoding) = if base64 {
+        text_value(true)
+    } else {
+        let encoding = ObjectBuilder::new()
+            .schema_type(nullable(Type::String))
+            .enum_values(Some([
+                serde_json::Value::from("utf8"),
+                serde_json::Value::Null,
+            ]));
+        (string(), encoding)
+    };
+    let record = closed_object()
+        .property("key", component(&Key::name()))
+        .property("value", value)
+        .property("encoding", encoding)
+        .property(
+            "content_type",
+            ObjectBuilder::new()
+                .schema_type(nullable(Type::String))
+                .pattern(Some(patterns::MEDIA_TYPE)),
+        )
+        .property(
+            "expires_at",
+            ObjectBuilder::new()
+                .schema_type(nullable(Type::Integer))
+                .minimum(Some(0))
+                .maximum(Some(u64::MAX))
+                .description(Some("Milliseconds since the Unix epoch")),
+        )
+        .required("key")
+        .required("value");
+    if base64 {
+        record.required("encoding")
+    } else {
+        record
+    }
+}
+
+schema_type!(
+    /// A record of `POST /v1/import` (one line of its NDJSON body), as
+    /// `GET /v1/export` writes them: a put with `expires_at`.
+    ImportRecord => AnyOfBuilder::new()
+        .item(import_record(false))
+        .item(import_record(true))
+        .description(Some(
+            "One line of NDJSON: the key, its value (text, or base64 with encoding: base64), \
+             content_type and expires_at (milliseconds since the Unix epoch; a record whose \
+             time has passed is skipped)"
+        ))
+);
+
 schema_type!(
     /// A put of a transaction.
     TxnPut => AnyOfBuilder::new()
