@@ -38,6 +38,9 @@ fn text_escapes_values_so_lines_can_be_parsed() {
         stdout(&list),
         "binary\tbase64:/wBB\ntab\\tkey\t\\x62ase64:not really\ntricky\tline1\\nline2}, val: fake\n"
     );
+    // export prints NDJSON unless asked for text, which is list's.
+    let export = client(&host, &["-o", "text", "export"]);
+    assert_eq!(stdout(&export), stdout(&list));
     let get = client(&host, &["get", "tricky"]);
     assert_eq!(stdout(&get), "line1\\nline2}, val: fake\n");
     // Raw: the exact bytes.

@@ -4,6 +4,7 @@
 //! This is the only file of the server that uses `structopt`, so replacing it
 //! (it is in maintenance upstream) touches this file alone.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
@@ -310,7 +311,8 @@ impl Config {
         match Self::parse_from(std::env::args_os()) {
             Ok(config) => config,
             Err(ParseError::Info(text)) => {
-                println!("{text}");
+                // A closed pipe (`server --help | head`) is not an error.
+                let _ = writeln!(std::io::stdout(), "{text}");
                 std::process::exit(0);
             }
             Err(ParseError::Invalid(message)) => {
