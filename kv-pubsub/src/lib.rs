@@ -78,6 +78,8 @@ pub struct FeedStats {
     /// The last revision NATS confirmed (flushed while connected), when
     /// NATS is configured; the publish lag is `last_rev` minus this.
     pub nats_confirmed_rev: Option<u64>,
+    /// While NATS is not connected: why the last attempt failed.
+    pub nats_error: Option<String>,
 }
 
 impl FeedStats {
@@ -90,6 +92,7 @@ impl FeedStats {
             connected,
             queued: self.last_rev.saturating_sub(confirmed),
             dropped: self.nats_skipped,
+            error: self.nats_error.clone().filter(|_| !connected),
         })
     }
 }

@@ -109,7 +109,23 @@ struct PublisherState {
     skipped: AtomicU64,
     /// The last revision confirmed by a flush (or skipped).
     confirmed_rev: AtomicU64,
+    /// Why the last attempt to connect or publish failed.
+    last_error: Mutex<Option<String>>,
     stop: AtomicBool,
+}
+
+impl PublisherState {
+    /// Records why an attempt failed, for the state `GET /` shows.
+    fn failed(&self, error: &dyn std::fmt::Display) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+    }
+
+    /// Records that NATS is reachable again.
+    fn connected(&self) {
+        if !self.connected.swap(true, Ordering::Relaxed) {
+            *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
 }
 
 impl NatsFeed {
@@ -152,6 +168,12 @@ impl Feed for NatsFeed {
             nats_connected: Some(self.shared.connected.load(Ordering::Relaxed)),
             nats_skipped: self.shared.skipped.load(Ordering::Relaxed),
             nats_confirmed_rev: Some(self.shared.confirmed_rev.load(Ordering::Relaxed)),
+            nats_error: self
+                .shared
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             ..self.hub.stats()
         }
     }
@@ -164,7 +186,8 @@ impl Feed for NatsFeed {
         };
         // The client can block without limit while NATS is down; shutdown
         // must not, and with NATS down there is nothing to wait for.
-        let timeout = if self.shared.connected.load(Ordering::Relaxed) {
+        let connected = self.shared.connected.load(Ordering::Relaxed);
+        let timeout = if connected {
             CLOSE_TIMEOUT
         } else {
             CLOSE_DISCONNECTED_TIMEOUT
@@ -173,6 +196,10 @@ impl Feed for NatsFeed {
             Ok(()) => {
                 let _ = thread.join();
             }
+            Err(_) if !connected => info!(
+                "NATS publisher still trying to connect; stopping without it \
+                 (the changes it did not publish are in the log)"
+            ),
             Err(_) => warn!(
                 "NATS publisher still busy after {timeout:?}; stopping without it \
                  (unconfirmed events are in the log and were not acknowledged to NATS consumers)"
@@ -220,7 +247,7 @@ fn connect_until_stopped(
     loop {
         match connect(config, shared) {
             Ok(conn) => {
-                shared.connected.store(true, Ordering::Relaxed);
+                shared.connected();
                 if failures > 0 {
                     info!(
                         "NATS at {}: connected after {failures} failed attempts",
@@ -229,12 +256,19 @@ fn connect_until_stopped(
                 }
                 return Some(conn);
             }
-            Err(e) if failures == 0 => warn!(
-                "NATS at {}: cannot connect ({e}); writes go on, and their changes are \
-                 published once it is reachable (retrying every {RETRY_PAUSE:?})",
-                config.url
-            ),
-            Err(e) => debug!("NATS at {}: still cannot connect: {e}", config.url),
+            Err(e) => {
+                if failures == 0 {
+                    warn!(
+                        "NATS at {}: cannot connect ({e}); writes go on, and their changes \
+                         are published once it is reachable (retrying every {RETRY_PAUSE:?})",
+                        config.url
+                    );
+                } else {
+                    debug!("NATS at {}: still cannot connect: {e}", config.url);
+                }
+                // After the warning: once GET / shows the error, the log has it.
+                shared.failed(&e);
+            }
         }
         failures += 1;
         if shared.stop.load(Ordering::Acquire) {
@@ -375,9 +409,10 @@ impl Publisher {
         let Err(e) = confirmed_by_flush else {
             self.confirmed = self.cursor.next_rev();
             self.record_confirmed();
-            self.shared.connected.store(true, Ordering::Relaxed);
+            self.shared.connected();
             return true;
         };
+        self.shared.failed(&e);
         if self.shared.connected.swap(false, Ordering::Relaxed) {
             warn!(
                 "NATS at {}: publishing failed ({e}); resending from revision {} once it is back",

@@ -209,7 +209,7 @@ pub struct HealthResponse {
 
 /// The state of the NATS publisher (with `--nats-url`): the one shape
 /// `GET /`, `/metrics` and the status route report it in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NatsState {
     /// Whether the connection to NATS is up.
@@ -219,6 +219,10 @@ pub struct NatsState {
     pub queued: u64,
     /// Revisions never published: an outage outlasted the feed's ring.
     pub dropped: u64,
+    /// While not connected: why the last attempt to connect or publish
+    /// failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Answer to `GET /healthz` and `GET /readyz`.
