@@ -15,7 +15,8 @@
 //! - [`filter`]: which events a watcher wants.
 //! - [`nats`]: [`NatsFeed`], the hub plus a publisher thread that mirrors it
 //!   to NATS, and [`nats::subscribe`] for reading the original subjects (the
-//!   only file that uses the `nats` crate).
+//!   only file that uses the `nats` crate); [`nats_config`], where and how
+//!   to publish (plain data).
 //! - [`error`]: the error type, [`FeedError`].
 #![deny(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod event;
 pub mod filter;
 pub mod hub;
 pub mod nats;
+pub mod nats_config;
 
 use std::sync::Arc;
 

@@ -20,6 +20,8 @@ use crate::event::Event;
 use crate::hub::{Cursor, Hub};
 use crate::{Feed, FeedStats};
 
+pub use crate::nats_config::{NatsConfig, DUPLICATE_WINDOW};
+
 /// The header JetStream deduplicates on.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 /// Events published between two confirmations (a NATS flush round trip).
@@ -34,38 +36,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long shutdown waits for a publisher that is not connected: it has
 /// nothing it can deliver, only a retry pause to wake from.
 const CLOSE_DISCONNECTED_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// Where and how to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NatsConfig {
-    /// Server URL, such as `nats://127.0.0.1:4222`.
-    pub url: String,
-    /// Prepended to the subjects `set`, `rm` and `expire` (empty: the
-    /// original bare subjects).
-    pub subject_prefix: String,
-    /// A JetStream stream over the subjects: the publisher creates it if
-    /// missing (file storage, deduplicating by `Nats-Msg-Id`), and a
-    /// subscriber replays it from the start.
-    pub stream: Option<String>,
-}
-
-/// How long JetStream remembers message ids to drop resent duplicates.
-pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
-
-impl NatsConfig {
-    /// The subject for an op.
-    pub fn subject(&self, op: &str) -> String {
-        format!("{}{op}", self.subject_prefix)
-    }
-
-    /// The subjects the feed publishes on.
-    pub fn subjects(&self) -> Vec<String> {
-        ["set", "rm", "expire"]
-            .iter()
-            .map(|op| self.subject(op))
-            .collect()
-    }
-}
 
 /// Creates the JetStream stream `name` over the feed's subjects unless it
 /// exists.

@@ -1,5 +1,5 @@
 //! [`KvClient`]: one blocking method per route; the bulk transfers
-//! (backup, export, import) in [`bulk`].
+//! (backup, export, import) in `bulk.rs`.
 
 mod bulk;
 
