@@ -5,6 +5,8 @@ requests it calls valid are valid; everything else it learns from the
 document.
 """
 
+import json
+
 import schemathesis
 
 # `--max-txn-ops`, as .ci/run starts the server (the default).
@@ -48,3 +50,13 @@ def everything_only_on_purpose(context, case):
     """An empty or missing prefix removes every key, and needs all=true."""
     query = case.query or {}
     return bool(query.get("prefix")) or query.get("all") in (True, "true")
+
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(ctx, value):
+    """POST /v1/import's body: the document describes its records as an
+    array; on the wire they are NDJSON, one record per line."""
+    if isinstance(value, bytes):
+        return value
+    records = value if isinstance(value, list) else [value]
+    return "".join(json.dumps(record) + "\n" for record in records).encode("utf-8")

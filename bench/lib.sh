@@ -12,7 +12,7 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 start_server() {
-  RUST_LOG=${RUST_LOG:-warn} KVSTORE_SERVER_HOST=127.0.0.1:0 target/release/server "$@" >"$work/out" 2>"$work/err" &
+  RUST_LOG=${RUST_LOG:-warn} KVSTORE_SERVER_HOST=127.0.0.1:0 "${SERVER:-target/release/server}" "$@" >"$work/out" 2>"$work/err" &
   pid=$!
   until grep -q "listening on" "$work/out"; do
     kill -0 "$pid" 2>/dev/null || { echo "the server did not start:" >&2; cat "$work/err" >&2; exit 1; }

@@ -3,15 +3,79 @@
 //! This is the only file of the client that uses `structopt`, so replacing it
 //! (it is in maintenance upstream) touches this file alone.
 
+use std::time::Duration;
+
 use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
 use structopt::clap::ErrorKind;
 use structopt::StructOpt;
+
+use crate::exit::EXIT_CODES_HELP;
+
+/// How results are printed (`-o`), the same way by every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// For people and line tools: one line per result; a value's newlines
+    /// and control characters escaped (`\n`, `\x1b`), a value that is not
+    /// UTF-8 written as `base64:` and its base64.
+    Text,
+    /// JSON: the server's answer, or one object per line (NDJSON) for
+    /// `list`, `sub` and `export`.
+    Json,
+    /// Values' exact bytes, nothing escaped.
+    Raw,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            "raw" => Ok(Self::Raw),
+            other => Err(format!(
+                "{other:?} is not an output format: text, json or raw"
+            )),
+        }
+    }
+}
+
+/// Parses a duration: Go style (`1h30m`, `1500ms`, `2m30s`, `1d`) or a bare
+/// number of seconds; more than zero.
+///
+/// # Errors
+///
+/// Not a duration, negative or zero, as a message.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(format!(
+            "{text:?} is negative: a duration is more than zero"
+        ));
+    }
+    let duration = if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(
+            trimmed
+                .parse()
+                .map_err(|_| format!("{text:?} is too long"))?,
+        )
+    } else {
+        humantime::parse_duration(trimmed).map_err(|e| {
+            format!("{text:?} is not a duration such as 30s, 1500ms, 1h30m or 2d ({e})")
+        })?
+    };
+    if duration.is_zero() {
+        return Err(format!("{text:?} is zero: a duration is more than zero"));
+    }
+    Ok(duration)
+}
 
 /// kv-store client: read and write keys on a kv-store server.
 #[derive(Debug, StructOpt)]
 #[structopt(
     name = "client",
-    about = "kv-store client: read and write keys on a kv-store server."
+    about = "kv-store client: read and write keys on a kv-store server.",
+    after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
     /// Server address: `HOST:PORT`, `http://HOST:PORT` or `https://HOST:PORT`.
@@ -32,8 +96,14 @@ pub struct Cli {
     #[structopt(long, global = true, env = "KVSTORE_CACERT", parse(from_os_str))]
     pub cacert: Option<std::path::PathBuf>,
 
-    /// Print the server's JSON answer instead of plain text.
-    #[structopt(long, global = true)]
+    /// How to print results: `text` (the default but for `export`: one
+    /// line per result, values escaped), `json` (the server's answer;
+    /// NDJSON for list, sub and export) or `raw` (values' exact bytes).
+    #[structopt(short = "o", long = "output", global = true, possible_values = &["text", "json", "raw"])]
+    pub output: Option<OutputFormat>,
+
+    /// The same as `-o json`.
+    #[structopt(long, global = true, conflicts_with = "output")]
     pub json: bool,
 
     /// What to do.
@@ -65,15 +135,17 @@ pub enum CliCommand {
     /// Remove KEY (exit 1 if it did not exist).
     Rm(RmArgs),
     /// Print every change as it happens: `Set: {key: K, val: V}` and
-    /// `Remove: {key: K}` (one JSON event per line with --json). Streams from
-    /// the server, reconnecting and resuming by itself; --nats reads NATS
-    /// instead.
+    /// `Remove: {key: K}` (one JSON event per line with -o json). Streams
+    /// from the server, reconnecting and resuming by itself; --nats reads
+    /// NATS instead. Also `watch`.
+    #[structopt(visible_alias = "watch")]
     Sub(SubArgs),
-    /// Write every key (under --prefix) to stdout as NDJSON, one
-    /// `{"key", "value", ...}` object per line, in key order.
+    /// Write every key (under --prefix), at one revision, to stdout as
+    /// NDJSON, one `{"key", "value", ...}` object per line, in key order.
     Export(ExportArgs),
-    /// Store every key of an NDJSON export (FILE, or `-` for stdin), in
-    /// transactions of 100.
+    /// Store every key of an NDJSON export (FILE, or `-` for stdin). Each
+    /// chunk of up to 1024 consecutive records is stored atomically; a bad
+    /// line stops the import, with every record before it stored.
     Import(ImportArgs),
     /// Print a shell completion script: bash, zsh, fish, powershell or
     /// elvish (for example `client completions bash > /etc/bash_completion.d/client`).
@@ -119,9 +191,9 @@ pub struct PutArgs {
     /// The value's media type, returned by GET.
     #[structopt(long)]
     pub content_type: Option<String>,
-    /// Time to live: 1500ms, 30s, 5m, 2h, 1d.
-    #[structopt(long)]
-    pub ttl: Option<String>,
+    /// Time to live: 30s, 1500ms, 1h30m, 2d, or seconds.
+    #[structopt(long, allow_hyphen_values = true, parse(try_from_str = parse_duration))]
+    pub ttl: Option<Duration>,
 }
 
 /// The options of `client del`.
@@ -211,6 +283,17 @@ pub struct ExportArgs {
     pub prefix: String,
 }
 
+impl ExportArgs {
+    /// `list` of the same keys, which is what `export` prints as text.
+    pub fn as_list(&self) -> ListArgs {
+        ListArgs {
+            prefix: self.prefix.clone(),
+            keys_only: false,
+            limit: None,
+        }
+    }
+}
+
 /// The options of `client import`.
 #[derive(Debug, StructOpt)]
 pub struct ImportArgs {
@@ -259,7 +342,7 @@ pub struct BenchArgs {
     pub threads: Option<usize>,
     /// How long to measure (10s, 1500ms, 2m); the default unless
     /// --requests is given.
-    #[structopt(long, default_value = "10s", parse(try_from_str = crate::bench::parse_duration))]
+    #[structopt(long, default_value = "10s", parse(try_from_str = parse_duration))]
     pub duration: std::time::Duration,
     /// Stop after this many requests instead of after --duration.
     #[structopt(long)]
@@ -278,6 +361,17 @@ pub struct BenchArgs {
     /// event-driven engine writes its own `Authorization` header.
     #[structopt(skip)]
     pub token: Option<String>,
+}
+
+impl Cli {
+    /// The output format asked for (`-o`, or `--json`), if any.
+    pub fn output_format(&self) -> Option<OutputFormat> {
+        if self.json {
+            Some(OutputFormat::Json)
+        } else {
+            self.output
+        }
+    }
 }
 
 impl BenchArgs {
@@ -346,5 +440,43 @@ where
             Parsed::Info(e.message)
         }
         Err(e) => Parsed::Usage(e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_go_style() {
+        let secs = Duration::from_secs;
+        assert_eq!(parse_duration("10s"), Ok(secs(10)));
+        assert_eq!(parse_duration("30"), Ok(secs(30)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1h30m"), Ok(secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(secs(172_800)));
+        for bad in ["soon", "0s", "-5s", "", "1x"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_duration("-5s").unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn json_is_a_synonym_of_output_json() {
+        let parsed = |args: &[&str]| match parse_from(["client"].iter().chain(args)) {
+            Parsed::Run(cli) => cli.output_format(),
+            other => panic!("{args:?}: {other:?}"),
+        };
+        assert_eq!(parsed(&["--json", "get", "k"]), Some(OutputFormat::Json));
+        assert_eq!(
+            parsed(&["get", "k", "-o", "json"]),
+            Some(OutputFormat::Json)
+        );
+        assert_eq!(parsed(&["-o", "raw", "get", "k"]), Some(OutputFormat::Raw));
+        assert_eq!(parsed(&["get", "k"]), None);
+        assert!(matches!(
+            parse_from(["client", "--json", "-o", "text", "get", "k"]),
+            Parsed::Usage(_)
+        ));
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! # Layout
 //!
-//! - [`client`]: [`KvClient`], one method per route.
+//! - [`client`]: [`KvClient`], one method per route (the bulk transfers,
+//!   backup, export and import, streamed in `client/bulk.rs`).
 //! - [`error`]: [`ClientError`], which separates an unreachable server from
 //!   an error answer.
 //! - [`watch`]: reading the watch stream (Server-Sent Events).
@@ -20,6 +21,7 @@
 //! - [`cmd`]: runs a parsed command line and prints its result, one file
 //!   per subcommand.
 //! - [`exit`]: exit codes, and which failure gets which.
+//! - [`human`]: numbers as people read them (`1,234 keys`, `46,305/s`).
 //! - [`bench`](mod@bench): `client bench`, the load generator and its report
 //!   (with its own HTTP transport, there for measured speed).
 #![deny(missing_docs)]
@@ -30,6 +32,7 @@ pub mod client;
 pub mod cmd;
 pub mod error;
 pub mod exit;
+pub mod human;
 pub mod watch;
 
 pub use client::{ClientOptions, KvClient};

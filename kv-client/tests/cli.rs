@@ -21,8 +21,10 @@ fn set_get_rm_as_the_original_contract_runs_them() {
 
     let get = client(&host, &["get", "greeting"]);
     assert_eq!(get.status.code(), Some(0));
-    // To a pipe, exactly the value's bytes (a newline only on a terminal).
-    assert_eq!(stdout(&get), "hello world");
+    // One line in text (the default); the exact bytes with -o raw.
+    assert_eq!(stdout(&get), "hello world\n");
+    let raw = client(&host, &["-o", "raw", "get", "greeting"]);
+    assert_eq!(stdout(&raw), "hello world");
     assert_eq!(stderr(&get), "");
 
     let rm = client(&host, &["rm", "greeting"]);
@@ -70,7 +72,7 @@ fn host_flag_and_address_forms() {
     let set = client("127.0.0.1:9", &["--host", &plain, "set", "a", "1"]);
     assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
     let get = client(&format!("http://{plain}/"), &["get", "a"]);
-    assert_eq!(stdout(&get), "1");
+    assert_eq!(stdout(&get), "1\n");
 }
 
 #[test]
@@ -161,7 +163,7 @@ fn backup_then_restore_gives_the_same_data() {
     );
     for i in [0, 8, 49] {
         let out = client(&copy.base_url(), &["get", &format!("key-{i}")]);
-        assert_eq!(stdout(&out), format!("value {i} ✓"));
+        assert_eq!(stdout(&out), format!("value {i} ✓\n"));
     }
     assert_eq!(
         client(&copy.base_url(), &["get", "key-7"]).status.code(),

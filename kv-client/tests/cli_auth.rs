@@ -47,11 +47,20 @@ fn server_with_tokens() -> (TestServer, tempfile::TempDir) {
     (server, dir)
 }
 
-/// Asserts exit 8 with a one-line message naming `status`, and no token.
-fn assert_refused(output: &std::process::Output, status: &str) {
+/// What the client says to a 401 without a token: the flag to use.
+const NO_TOKEN: &str = "the server requires a token: pass --token";
+/// What the client says to a 401 with a token.
+const WRONG_TOKEN: &str = "the server refused the token given with --token";
+/// What the client says to a 403.
+const NO_RIGHT: &str = "the token (--token) does not allow this";
+
+/// Asserts exit 8 with a one-line message saying `what`, and no token.
+fn assert_refused(output: &std::process::Output, what: &str) {
     assert_exit(output, EXIT_UNAUTHORIZED);
     let err = stderr(output);
-    assert!(err.contains(status), "{status} not in: {err}");
+    assert!(err.contains(what), "{what} not in: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("Authorization"), "HTTP, not the flag: {err}");
     assert!(!err.contains(ROOT) && !err.contains(READER), "{err}");
     assert_eq!(stdout(output), "");
 }
@@ -68,7 +77,7 @@ fn the_token_flag_and_environment_are_sent() {
         .output()
         .expect("run client");
     assert_exit(&get, 0);
-    assert_eq!(stdout(&get), "v");
+    assert_eq!(stdout(&get), "v\n");
     // The flag wins over the environment.
     let flag_wins = command(&host, &["--token", ROOT, "set", "k", "v2"])
         .env("KVSTORE_AUTH_TOKEN", READER)
@@ -85,16 +94,16 @@ fn the_token_flag_and_environment_are_sent() {
 fn a_missing_or_wrong_token_exits_8() {
     let (server, _dir) = server_with_tokens();
     let host = server.base_url();
-    assert_refused(&client(&host, &["get", "k"]), "401");
+    assert_refused(&client(&host, &["get", "k"]), NO_TOKEN);
     assert_refused(
         &client(&host, &["--token", "wrong-token-0123456789", "get", "k"]),
-        "401",
+        WRONG_TOKEN,
     );
     let wrong_env = command(&host, &["set", "k", "v"])
         .env("KVSTORE_AUTH_TOKEN", "wrong-token-0123456789")
         .output()
         .expect("run client");
-    assert_refused(&wrong_env, "401");
+    assert_refused(&wrong_env, WRONG_TOKEN);
 }
 
 #[test]
@@ -102,9 +111,9 @@ fn a_token_without_the_right_exits_8_with_a_message() {
     let (server, _dir) = server_with_tokens();
     let host = server.base_url();
     let set = client(&host, &["--token", READER, "set", "k", "v"]);
-    assert_refused(&set, "403");
-    assert!(stderr(&set).contains("forbidden"), "{}", stderr(&set));
-    assert_refused(&client(&host, &["--token", READER, "rm", "k"]), "403");
+    assert_refused(&set, NO_RIGHT);
+    assert!(stderr(&set).contains("no write right"), "{}", stderr(&set));
+    assert_refused(&client(&host, &["--token", READER, "rm", "k"]), NO_RIGHT);
     // Nothing was written.
     let get = client(&host, &["--token", ROOT, "get", "k"]);
     assert_exit(&get, 1);
@@ -135,7 +144,7 @@ fn https_with_the_cacert_works() {
     assert_eq!(stdout(&set), "OK\n");
     let get = client(&host, &["--host", &host, "--cacert", cacert, "get", "k"]);
     assert_exit(&get, 0);
-    assert_eq!(stdout(&get), "over tls");
+    assert_eq!(stdout(&get), "over tls\n");
     // By name, and with the CA from the environment.
     let by_name = command(
         &format!("https://localhost:{}", server.addr().port()),
@@ -145,7 +154,7 @@ fn https_with_the_cacert_works() {
     .output()
     .expect("run client");
     assert_exit(&by_name, 0);
-    assert_eq!(stdout(&by_name), "over tls");
+    assert_eq!(stdout(&by_name), "over tls\n");
 }
 
 #[test]
@@ -181,7 +190,7 @@ fn https_and_tokens_together() {
     let host = format!("https://127.0.0.1:{}", server.addr().port());
     let cacert = path(ca.ca_pem());
     let refused = client(&host, &["--cacert", cacert, "set", "k", "v"]);
-    assert_refused(&refused, "401");
+    assert_refused(&refused, NO_TOKEN);
     let set = client(
         &host,
         &["--cacert", cacert, "--token", ROOT, "set", "k", "v"],

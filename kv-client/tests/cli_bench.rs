@@ -83,7 +83,7 @@ fn a_set_bench_writes_every_key_and_a_get_bench_reads_them() {
     assert_exit(&listed, 0);
     assert_eq!(stdout(&listed).lines().count(), 100, "{}", stdout(&listed));
     for i in [0, 1, 42, 99] {
-        let got = client(&host, &["get", &key_name(i)]);
+        let got = client(&host, &["-o", "raw", "get", &key_name(i)]);
         assert_exit(&got, 0);
         let expected = String::from_utf8(value_for(i, 40)).expect("ASCII");
         assert_eq!(stdout(&got), expected);

@@ -194,10 +194,11 @@ fn del_prefix_removes_the_keys_under_it_and_empty_needs_all() {
     let body: Value = serde_json::from_str(&ok(&none)).expect("JSON");
     assert_eq!(body, json!({"deleted": 0, "rev": rev + 1}));
 
-    // An empty prefix is refused without --all, and deletes nothing.
+    // An empty prefix is refused without --all (naming the flag, before
+    // asking the server), and deletes nothing.
     let refused = client(&host, &["del", "--prefix", ""]);
-    let err = fails(&refused, 4);
-    assert!(err.contains("400"), "{err}");
+    let err = fails(&refused, 2);
+    assert!(err.contains("add --all"), "{err}");
     assert_eq!(keys(&server), vec!["a", "a2", "b/1"]);
     assert_eq!(store_rev(&server), rev + 1);
 
@@ -238,7 +239,7 @@ fn txn_from_a_file_or_stdin_exits_by_branch() {
             "success": [{"put": {"key": "k", "value": "1"}}, {"put": {"key": "j", "value": "1"}}],
             "failure": [{"get": {"key": "k"}}]}"#,
     );
-    let first = answer(&client(&host, &["txn", &create]), 0);
+    let first = answer(&client(&host, &["-o", "json", "txn", &create]), 0);
     assert_eq!(first["succeeded"], json!(true));
     assert_eq!(
         first["results"],
@@ -247,7 +248,7 @@ fn txn_from_a_file_or_stdin_exits_by_branch() {
     let rev = first["rev"].as_u64().expect("rev");
 
     // The same file again: the key exists, so the failure branch runs.
-    let second = answer(&client(&host, &["txn", &create]), 7);
+    let second = answer(&client(&host, &["--json", "txn", &create]), 7);
     assert_eq!(second["succeeded"], json!(false));
     assert_eq!(second["rev"], json!(rev), "a get changes nothing");
     let entry = &second["results"][0]["get"]["entry"];
@@ -261,27 +262,39 @@ fn txn_from_a_file_or_stdin_exits_by_branch() {
         r#"{{"compare": [{{"key": "k", "target": "mod_rev", "value": {rev}}}],
             "success": [{{"put": {{"key": "k", "value": "2"}}}}, {{"delete": {{"key": "j"}}}}]}}"#
     );
-    let third = answer(&client_with_stdin(&host, &["txn", "-"], &cas), 0);
+    let third = answer(&client_with_stdin(&host, &["--json", "txn", "-"], &cas), 0);
     assert_eq!(third["succeeded"], json!(true));
     assert_eq!(third["rev"], json!(rev + 1));
     assert_eq!(
         third["results"],
         json!([{"put": {"created": false}}, {"delete": {"deleted": true}}])
     );
-    let stale = answer(&client_with_stdin(&host, &["txn", "-"], &cas), 7);
+    let stale = answer(&client_with_stdin(&host, &["--json", "txn", "-"], &cas), 7);
     assert_eq!(
         (&stale["succeeded"], &stale["results"]),
         (&json!(false), &json!([]))
     );
     assert_eq!(keys(&server), vec!["k"]);
+    // Text: what each operation of the branch that ran did.
+    let text = client(&host, &["txn", &create]);
+    assert_eq!(text.status.code(), Some(7));
+    assert_eq!(
+        stdout(&text),
+        format!(
+            "failed (revision {}): the failure branch ran\nget\tk\t2\n",
+            rev + 1
+        )
+    );
 
     // Malformed: not JSON, refused by the server, missing. One line each,
     // a non-zero exit, and nothing changed.
     let before = store_rev(&server);
     let not_json = write_file(dir.path(), "bad.json", "{\"success\": [\n");
-    let err = fails(&client(&host, &["txn", &not_json]), 5);
+    // Not JSON is bad input (9); a file that cannot be read, a local
+    // error (5), naming it.
+    let err = fails(&client(&host, &["txn", &not_json]), 9);
     assert!(err.contains("bad.json"), "{err}");
-    fails(&client_with_stdin(&host, &["txn", "-"], "put k 3"), 5);
+    fails(&client_with_stdin(&host, &["txn", "-"], "put k 3"), 9);
     let refused = write_file(
         dir.path(),
         "refused.json",
@@ -292,6 +305,7 @@ fn txn_from_a_file_or_stdin_exits_by_branch() {
     let missing = dir.path().join("missing.json");
     let missing = missing.to_str().expect("a UTF-8 path");
     assert_ne!(client(&host, &["txn", missing]).status.code(), Some(0));
-    fails(&client(&host, &["txn", missing]), 5);
+    let err = fails(&client(&host, &["txn", missing]), 5);
+    assert!(err.contains(&format!("cannot read {missing}")), "{err}");
     assert_eq!(store_rev(&server), before);
 }

@@ -17,7 +17,7 @@ fn server() -> TestServer {
 
 /// `get KEY --meta`, which must succeed, parsed.
 fn meta(host: &str, key: &str) -> Value {
-    let out = client(host, &["get", key, "--meta"]);
+    let out = client(host, &["-o", "json", "get", key, "--meta"]);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
     serde_json::from_str(&stdout(&out)).expect("get --meta prints JSON")
@@ -82,7 +82,7 @@ fn put_get_meta_get_rev_and_del() {
     assert_eq!(stdout(&out), "2\n");
     // The original `get` sees the value written by `put`.
     let out = client(&host, &["get", "greeting"]);
-    assert_eq!(stdout(&out), "hello again");
+    assert_eq!(stdout(&out), "hello again\n");
 
     let out = client(&host, &["del", "greeting"]);
     assert_exit(&out, 0);
@@ -256,7 +256,7 @@ fn keys_with_reserved_and_multibyte_characters() {
             (&json!(key), &json!(value))
         );
         let out = client(&host, &["get", key]);
-        assert_eq!(stdout(&out), value, "basic get {key:?}");
+        assert_eq!(stdout(&out), format!("{value}\n"), "basic get {key:?}");
     }
     // "a b" and "a+b" are different keys.
     assert_exit(&client(&host, &["get", "a b", "--meta"]), 1);

@@ -363,7 +363,7 @@ fn binary_values_round_trip_through_every_surface() {
 
     // put, get, and the basic /get.
     client_with_stdin(&host, &["put", "bin/blob"], &all);
-    let got = client(&host, &["get", "bin/blob"]);
+    let got = client(&host, &["-o", "raw", "get", "bin/blob"]);
     assert_eq!(got.stdout, all, "client get writes the exact bytes");
     let seed_get: Value = ureq::get(&format!("{host}/get?key=bin/blob"))
         .call()
@@ -415,7 +415,7 @@ fn binary_values_round_trip_through_every_surface() {
     api.rm("bin/blob").expect("rm");
     client(&host, &["import", file.to_str().expect("UTF-8")]);
     assert_eq!(
-        client(&host, &["get", "bin/blob"]).stdout,
+        client(&host, &["-o", "raw", "get", "bin/blob"]).stdout,
         all,
         "after import"
     );
@@ -435,7 +435,7 @@ fn binary_values_round_trip_through_every_surface() {
     assert!(status.status.success(), "{status:?}");
     let copy = server(&["--data-dir", restored.to_str().expect("UTF-8")]);
     assert_eq!(
-        client(&copy.base_url(), &["get", "bin/blob"]).stdout,
+        client(&copy.base_url(), &["-o", "raw", "get", "bin/blob"]).stdout,
         all,
         "after restore"
     );

@@ -96,7 +96,7 @@ impl Limits {
                 .map_err(|e| CoreError::InvalidTxn(format!("compare[{i}]: {e}")))?;
         }
         for (branch, ops) in [("success", &txn.success), ("failure", &txn.failure)] {
-            let mut changed = HashSet::new();
+            let mut changed = HashSet::with_capacity(ops.len());
             for (i, op) in ops.iter().enumerate() {
                 self.check_key(op.key())
                     .map_err(|e| CoreError::InvalidTxn(format!("{branch}[{i}]: {e}")))?;

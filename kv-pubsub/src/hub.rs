@@ -178,6 +178,7 @@ impl Feed for Hub {
             nats_connected: None,
             nats_skipped: 0,
             nats_confirmed_rev: None,
+            nats_error: None,
         }
     }
 

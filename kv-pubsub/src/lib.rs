@@ -17,6 +17,7 @@
 //!   `nats` crate): [`NatsFeed`], the hub plus a publisher thread that
 //!   mirrors it to NATS; [`nats::subscribe`] for reading the original
 //!   subjects; the replicated log and snapshot store on JetStream.
+//! - [`nats_config`]: where and how to publish (plain data).
 //! - [`replicated`]: the replicated log of replicated mode, as traits
 //!   ([`replicated::ReplicatedLog`], [`replicated::LogReader`],
 //!   [`replicated::SnapshotStore`]), so the server never sees `nats` types.
@@ -28,10 +29,12 @@ pub mod event;
 pub mod filter;
 pub mod hub;
 pub mod nats;
+pub mod nats_config;
 pub mod replicated;
 
 use std::sync::Arc;
 
+use kv_core::api::NatsState;
 use kv_core::Change;
 
 pub use error::{FeedError, Result};
@@ -82,6 +85,23 @@ pub struct FeedStats {
     /// The last revision NATS confirmed (flushed while connected), when
     /// NATS is configured; the publish lag is `last_rev` minus this.
     pub nats_confirmed_rev: Option<u64>,
+    /// While NATS is not connected: why the last attempt failed.
+    pub nats_error: Option<String>,
+}
+
+impl FeedStats {
+    /// The NATS publisher's state as `GET /`, `/metrics` and the status
+    /// route show it; `None` when NATS is not configured.
+    pub fn nats_state(&self) -> Option<NatsState> {
+        let connected = self.nats_connected?;
+        let confirmed = self.nats_confirmed_rev.unwrap_or(self.last_rev);
+        Some(NatsState {
+            connected,
+            queued: self.last_rev.saturating_sub(confirmed),
+            dropped: self.nats_skipped,
+            error: self.nats_error.clone().filter(|_| !connected),
+        })
+    }
 }
 
 /// The default feed: the in-process hub alone.

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::plan::{Answer, Fault, Plan};
-use super::report::{thousands, Tally};
+use super::report::Tally;
 use super::{Op, POLL_EVERY, PROGRESS_EVERY, START_POLL};
 use crate::exit::Failure;
+use crate::human::thousands;
 
 /// A way to send the requests of a run: the event-driven engine or the
 /// blocking one.

@@ -43,11 +43,12 @@ use std::time::Duration;
 
 use crate::client::KvClient;
 use crate::exit::{Failure, EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE};
+use crate::human::thousands;
 use blocking::Blocking;
 use drive::{drive, preload, Engine, Run};
 use event::Event;
 use plan::Plan;
-use report::{thousands, Setup};
+use report::Setup;
 
 pub use report::Report;
 
@@ -131,16 +132,6 @@ impl FromStr for Api {
 pub(crate) enum Op {
     Get = 0,
     Set = 1,
-}
-
-/// Parses `--duration`: `10s`, `1500ms`, `2m`, or bare seconds.
-///
-/// # Errors
-///
-/// Not such a duration, or zero.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    kv_core::api::parse_ttl(text)
-        .map_err(|_| format!("{text:?} is not a duration such as 10s, 1500ms or 2m"))
 }
 
 /// The name of benchmark key `i`: `bench:00000042`.
@@ -332,14 +323,5 @@ mod tests {
         assert_eq!(value_for(7, 0), b"");
         assert_eq!(value_for(1, 100).len(), 100);
         assert_eq!(key_name(3), "bench:00000003");
-    }
-
-    #[test]
-    fn durations_parse_like_ttls() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("0s").is_err());
     }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::plan::{Answer, Fault};
 use super::Op;
+use crate::human::{count, thousands};
 
 /// The largest latency recorded exactly, in microseconds (a minute: twice
 /// the request timeout); anything slower is recorded as this.
@@ -259,10 +260,10 @@ impl Report {
             .unwrap_or_default();
         writeln!(
             out,
-            "{}{mix} on {routes}: {} connections, {} keys, {}-byte values",
+            "{}{mix} on {routes}: {}, {}, {}-byte values",
             s.workload,
-            s.connections,
-            thousands(s.keys),
+            count(s.connections as u64, "connection"),
+            count(s.keys, "key"),
             s.value_size
         )?;
         writeln!(
@@ -319,30 +320,9 @@ fn millis(ms: f64) -> String {
     }
 }
 
-/// `1234567` as `1,234,567`.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-    }
 
     #[test]
     fn tallies_merge_into_ordered_percentiles() {

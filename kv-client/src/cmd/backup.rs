@@ -13,7 +13,7 @@ use crate::exit::{Failure, EXIT_OK};
 pub(crate) fn run(client: &KvClient, args: &BackupArgs, io: &mut Io<'_>) -> Result<u8, Failure> {
     let file = &args.file;
     let (rev, bytes) = backup_to_file(client, file)?;
-    if io.printer.json {
+    if io.printer.is_json() {
         print_json(
             io.out,
             &serde_json::json!({"file": file, "rev": rev, "bytes": bytes}),

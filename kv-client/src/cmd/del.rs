@@ -4,7 +4,7 @@ use kv_core::command::Condition;
 
 use crate::cli::DelArgs;
 use crate::client::KvClient;
-use crate::cmd::output::{found_or_not, print_json};
+use crate::cmd::output::{count, found_or_not, print_json};
 use crate::cmd::Io;
 use crate::exit::{Failure, EXIT_OK};
 
@@ -12,14 +12,20 @@ use crate::exit::{Failure, EXIT_OK};
 /// prefix.
 pub(crate) fn run(client: &KvClient, args: DelArgs, io: &mut Io<'_>) -> Result<u8, Failure> {
     if let Some(prefix) = args.prefix {
+        if prefix.is_empty() && !args.all {
+            return Err(Failure::Usage(
+                "an empty --prefix matches every key: add --all to delete them all".into(),
+            ));
+        }
         let answer = client.delete_prefix(&prefix, args.all)?;
-        if io.printer.json {
+        if io.printer.is_json() {
             print_json(io.out, &answer)?;
         } else {
             writeln!(
                 io.out,
-                "deleted {} keys (revision {})",
-                answer.deleted, answer.rev
+                "deleted {} (revision {})",
+                count(answer.deleted, "key"),
+                answer.rev
             )?;
         }
         return Ok(EXIT_OK);
@@ -29,7 +35,7 @@ pub(crate) fn run(client: &KvClient, args: DelArgs, io: &mut Io<'_>) -> Result<u
     let Some(answer) = client.delete(&key, condition)? else {
         return Ok(found_or_not(false, &key, io.err)?);
     };
-    if io.printer.json {
+    if io.printer.is_json() {
         print_json(io.out, &answer)?;
     } else {
         writeln!(io.out, "OK (revision {})", answer.rev)?;

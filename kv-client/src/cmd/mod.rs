@@ -19,7 +19,7 @@ mod txn;
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, CliCommand};
+use crate::cli::{Cli, CliCommand, OutputFormat};
 use crate::client::{ClientOptions, KvClient};
 use crate::exit::{Failure, EXIT_LOCAL_ERROR, EXIT_OK};
 pub(crate) use output::Printer;
@@ -35,9 +35,16 @@ pub(crate) struct Io<'a> {
 }
 
 /// Runs `cli`, printing to `out` and `err`, and returns the exit code.
-/// `out_is_terminal` says whether `out` is a terminal: `get` then ends a
-/// text value with a newline (to a pipe it writes the value's exact bytes).
+/// `out_is_terminal` says whether `out` is a terminal: `-o raw` then ends
+/// a text value with a newline. An output closed by its reader
+/// (`client sub | head`) ends the command quietly, with exit 0.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, out_is_terminal: bool) -> ExitCode {
+    // `export` prints its file format, NDJSON, unless told otherwise.
+    let format = cli.output_format().unwrap_or(match cli.command {
+        CliCommand::Export(_) => OutputFormat::Json,
+        _ => OutputFormat::Text,
+    });
+    let token_given = cli.token.is_some();
     let options = ClientOptions {
         token: cli.token,
         ca_cert: cli.cacert,
@@ -50,14 +57,15 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, out_is_terminal: 
         }
     };
     let printer = Printer {
-        json: cli.json,
+        format,
         out_is_terminal,
     };
     let mut io = Io { out, err, printer };
     match execute(&client, cli.command, &mut io) {
         Ok(code) => ExitCode::from(code),
+        Err(e) if e.is_closed_output() => ExitCode::from(EXIT_OK),
         Err(e) => {
-            let _ = writeln!(io.err, "error: {e}");
+            let _ = writeln!(io.err, "error: {}", e.describe(token_given));
             ExitCode::from(e.exit_code())
         }
     }
@@ -76,9 +84,13 @@ fn execute(client: &KvClient, command: CliCommand, io: &mut Io<'_>) -> Result<u8
         CliCommand::Export(args) => export::run(client, &args, io),
         CliCommand::Import(args) => import::run(client, &args, io),
         CliCommand::Backup(args) => backup::run(client, &args, io),
-        CliCommand::Bench(args) => {
-            crate::bench::run(client, &args.options(), io.printer.json, io.out, io.err)
-        }
+        CliCommand::Bench(args) => crate::bench::run(
+            client,
+            &args.options(),
+            io.printer.is_json(),
+            io.out,
+            io.err,
+        ),
         CliCommand::Completions(args) => {
             crate::cli::completions(&args.shell, io.out)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;

@@ -25,14 +25,16 @@ pub(crate) fn run(client: &KvClient, args: PutArgs, io: &mut Io<'_>) -> Result<u
         (None, true) => Condition::Absent,
         (None, false) => Condition::Always,
     };
+    // The server takes milliseconds; less than one would be none.
+    let ttl = args.ttl.map(|ttl| format!("{}ms", ttl.as_millis().max(1)));
     let answer = client.put(
         &args.key,
         &value,
         args.content_type.as_deref(),
-        args.ttl.as_deref(),
+        ttl.as_deref(),
         condition,
     )?;
-    if io.printer.json {
+    if io.printer.is_json() {
         print_json(io.out, &answer)?;
     } else {
         writeln!(io.out, "OK (revision {})", answer.rev)?;

@@ -9,7 +9,7 @@ use crate::exit::Failure;
 /// Removes the key; prints `OK`, or exits 1 when it did not exist.
 pub(crate) fn run(client: &KvClient, args: &RmArgs, io: &mut Io<'_>) -> Result<u8, Failure> {
     let answer = client.rm(&args.key)?;
-    if io.printer.json {
+    if io.printer.is_json() {
         print_json(io.out, &answer)?;
     } else if answer.found {
         writeln!(io.out, "OK")?;

@@ -9,6 +9,7 @@ use kv_pubsub::nats::{subscribe, NatsConfig};
 
 use crate::cli::SubArgs;
 use crate::client::KvClient;
+use crate::cmd::output::{escape, value_bytes, value_text, OutputFormat};
 use crate::cmd::Io;
 use crate::error::ClientError;
 use crate::exit::{Failure, EXIT_OK};
@@ -25,7 +26,7 @@ pub(crate) fn run(client: &KvClient, args: SubArgs, io: &mut Io<'_>) -> Result<u
         key: args.key,
         prefix: args.prefix,
     };
-    let json = io.printer.json;
+    let format = io.printer.format;
     match args.nats {
         Some(url) => {
             let config = NatsConfig {
@@ -33,9 +34,9 @@ pub(crate) fn run(client: &KvClient, args: SubArgs, io: &mut Io<'_>) -> Result<u
                 subject_prefix: args.subject_prefix,
                 stream: args.stream,
             };
-            from_nats(&config, &filter, json, io.out)
+            from_nats(&config, &filter, format, io.out)
         }
-        None => from_server(client, &filter, args.from_rev, json, io.out, io.err),
+        None => from_server(client, &filter, args.from_rev, format, io.out, io.err),
     }
 }
 
@@ -67,7 +68,7 @@ fn from_server(
     client: &KvClient,
     filter: &SubFilter,
     from_rev: Option<u64>,
-    json: bool,
+    format: OutputFormat,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
@@ -111,7 +112,7 @@ fn from_server(
             }
             Err(other) => return Err(other.into()),
         };
-        if position.follow(stream, json, out, err)? {
+        if position.follow(stream, format, out, err)? {
             backoff = MIN_BACKOFF;
         }
         writeln!(
@@ -138,7 +139,7 @@ impl Position {
     fn follow(
         &mut self,
         mut stream: crate::watch::WatchStream,
-        json: bool,
+        format: OutputFormat,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<bool, Failure> {
@@ -152,7 +153,7 @@ impl Position {
                         skip.printed -= 1;
                         continue;
                     }
-                    print_event(&event, json, out)?;
+                    print_event(&event, format, out)?;
                     self.printed(event.rev, stream.last_id().is_some());
                 }
                 Ok(WatchItem::Progress(rev)) => {
@@ -214,7 +215,7 @@ struct Partial {
 fn from_nats(
     config: &NatsConfig,
     filter: &SubFilter,
-    json: bool,
+    format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<u8, Failure> {
     let subscription = subscribe(config).map_err(|e| ClientError::Unreachable {
@@ -223,29 +224,45 @@ fn from_nats(
     })?;
     while let Some(event) = subscription.next() {
         if filter.matches(&event.key) {
-            print_event(&event, json, out)?;
+            print_event(&event, format, out)?;
         }
     }
     Ok(EXIT_OK)
 }
 
-/// The original lines, or one JSON object per line; flushed at once so the
-/// output can be piped.
-fn print_event(event: &WatchEvent, json: bool, out: &mut dyn Write) -> std::io::Result<()> {
-    if json {
+/// The original lines (`Set: {key: K, val: V}`, `Remove: {key: K}`), with
+/// the key and value escaped in text and as they are in raw; or one JSON
+/// object per line. Flushed at once so the output can be piped.
+fn print_event(
+    event: &WatchEvent,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    if format == OutputFormat::Json {
         serde_json::to_writer(&mut *out, event)?;
         writeln!(out)?;
-    } else {
-        match event.op.as_str() {
-            "set" => writeln!(
-                out,
-                "Set: {{key: {}, val: {}}}",
-                event.key,
-                event.val.as_deref().unwrap_or_default()
-            )?,
-            "rm" => writeln!(out, "Remove: {{key: {}}}", event.key)?,
-            other => writeln!(out, "{}: {{key: {}}}", capitalized(other), event.key)?,
+        return out.flush();
+    }
+    let op = match event.op.as_str() {
+        "set" => "Set".to_owned(),
+        "rm" => "Remove".to_owned(),
+        other => capitalized(other),
+    };
+    let key = match format {
+        OutputFormat::Raw => event.key.as_str().into(),
+        _ => escape(&event.key),
+    };
+    match (&event.val, event.op.as_str()) {
+        (Some(val), "set") => {
+            let encoding = event.encoding.as_deref();
+            write!(out, "{op}: {{key: {key}, val: ")?;
+            match format {
+                OutputFormat::Raw => out.write_all(&value_bytes(val, encoding)?)?,
+                _ => write!(out, "{}", value_text(val, encoding))?,
+            }
+            writeln!(out, "}}")?;
         }
+        _ => writeln!(out, "{op}: {{key: {key}}}")?,
     }
     out.flush()
 }

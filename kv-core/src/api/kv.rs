@@ -155,6 +155,41 @@ pub struct ExportRecord {
     pub expires_at: Option<u64>,
 }
 
+/// The media type of `GET /v1/export`'s answer and `POST /v1/import`'s
+/// body: one [`ExportRecord`] per line.
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// Records per transaction of `POST /v1/import`: each chunk of this many
+/// (or fewer) consecutive records is committed whole or not at all.
+pub const IMPORT_CHUNK_RECORDS: usize = 1024;
+
+/// Answer to `POST /v1/import`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportResponse {
+    /// Records stored.
+    pub imported: u64,
+    /// Records skipped because their `expires_at` had passed.
+    pub expired: u64,
+    /// The revision of the last chunk committed (the store's revision when
+    /// nothing was).
+    pub rev: u64,
+}
+
+impl ExportRecord {
+    /// The export line of `entry` under `key`.
+    pub fn new(key: String, entry: &crate::Entry) -> Self {
+        let (value, encoding) = crate::value_text::to_text(entry.value());
+        Self {
+            key,
+            value,
+            encoding,
+            content_type: entry.content_type().map(str::to_owned),
+            expires_at: entry.expires_at(),
+        }
+    }
+}
+
 impl ListEntry {
     /// The wire form of `entry` under `key`; without the value when
     /// `keys_only`.

@@ -207,6 +207,27 @@ pub struct HealthResponse {
     /// The storage failure that stopped writes, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The NATS publisher's state; absent when NATS is not configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats: Option<NatsState>,
+}
+
+/// The state of the NATS publisher (with `--nats-url`): the one shape
+/// `GET /`, `/metrics` and the status route report it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NatsState {
+    /// Whether the connection to NATS is up.
+    pub connected: bool,
+    /// Revisions committed but not yet confirmed by NATS: waiting in the
+    /// feed's ring to be published (or resent).
+    pub queued: u64,
+    /// Revisions never published: an outage outlasted the feed's ring.
+    pub dropped: u64,
+    /// While not connected: why the last attempt to connect or publish
+    /// failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Answer to `GET /v1/status`: where this server's state stands.

@@ -224,6 +224,10 @@ impl<'a> Evaluation<'a> {
             .all(|c| c.holds(self.current(&c.key).as_ref()));
         let ops = if succeeded { txn.success } else { txn.failure };
         let rev = self.rev + 1;
+        // A batch is presized by its command count; a large transaction
+        // (an import's chunk) is many changes in one command.
+        self.overlay.reserve(ops.len());
+        self.changes.reserve(ops.len());
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             results.push(self.txn_op(op, rev));

@@ -53,6 +53,20 @@ pub struct Store {
     pub(crate) state: Arc<StoreState>,
 }
 
+/// Checks a shard count before a store is made with it (the server checks
+/// its settings before it binds).
+///
+/// # Errors
+///
+/// [`CoreError::InvalidShardCount`] unless `shards` is a power of two no
+/// larger than [`MAX_SHARDS`].
+pub fn check_shard_count(shards: usize) -> Result<()> {
+    if !shards.is_power_of_two() || shards > MAX_SHARDS {
+        return Err(CoreError::InvalidShardCount(shards));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Creates an empty store with `shards` shards and returns the read handle
     /// together with the single writer.
@@ -62,9 +76,7 @@ impl Store {
     /// [`CoreError::InvalidShardCount`] unless `shards` is a power of two no
     /// larger than [`MAX_SHARDS`].
     pub fn new(shards: usize, limits: Limits) -> Result<(Store, StoreWriter)> {
-        if !shards.is_power_of_two() || shards > MAX_SHARDS {
-            return Err(CoreError::InvalidShardCount(shards));
-        }
+        check_shard_count(shards)?;
         let state = Arc::new(StoreState::new(shards, limits));
         let store = Store {
             state: Arc::clone(&state),

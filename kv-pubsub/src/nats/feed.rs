@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use kv_core::api::WatchEvent;
 use kv_core::Change;
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 
 use crate::error::{FeedError, Result};
 use crate::event::Event;
 use crate::hub::{Cursor, Hub};
 use crate::{Feed, FeedStats};
+
+pub use crate::nats_config::{NatsConfig, DUPLICATE_WINDOW};
 
 /// The header JetStream deduplicates on.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
@@ -23,40 +25,12 @@ const PUBLISH_BATCH: usize = 1024;
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause between attempts while NATS is unreachable.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
-/// How long shutdown waits for the publisher to deliver what is left.
+/// How long shutdown waits for a connected publisher to deliver what is
+/// left.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where and how to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NatsConfig {
-    /// Server URL, such as `nats://127.0.0.1:4222`.
-    pub url: String,
-    /// Prepended to the subjects `set`, `rm` and `expire` (empty: the
-    /// original bare subjects).
-    pub subject_prefix: String,
-    /// A JetStream stream over the subjects: the publisher creates it if
-    /// missing (file storage, deduplicating by `Nats-Msg-Id`), and a
-    /// subscriber replays it from the start.
-    pub stream: Option<String>,
-}
-
-/// How long JetStream remembers message ids to drop resent duplicates.
-pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
-
-impl NatsConfig {
-    /// The subject for an op.
-    pub fn subject(&self, op: &str) -> String {
-        format!("{}{op}", self.subject_prefix)
-    }
-
-    /// The subjects the feed publishes on.
-    pub fn subjects(&self) -> Vec<String> {
-        ["set", "rm", "expire"]
-            .iter()
-            .map(|op| self.subject(op))
-            .collect()
-    }
-}
+/// How long shutdown waits for a publisher that is not connected: it has
+/// nothing it can deliver, only a retry pause to wake from.
+const CLOSE_DISCONNECTED_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Creates the JetStream stream `name` over the feed's subjects unless it
 /// exists.
@@ -152,7 +126,23 @@ struct PublisherState {
     skipped: AtomicU64,
     /// The last revision confirmed by a flush (or skipped).
     confirmed_rev: AtomicU64,
+    /// Why the last attempt to connect or publish failed.
+    last_error: Mutex<Option<String>>,
     stop: AtomicBool,
+}
+
+impl PublisherState {
+    /// Records why an attempt failed, for the state `GET /` shows.
+    fn failed(&self, error: &dyn std::fmt::Display) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+    }
+
+    /// Records that NATS is reachable again.
+    fn connected(&self) {
+        if !self.connected.swap(true, Ordering::Relaxed) {
+            *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
 }
 
 impl NatsFeed {
@@ -196,6 +186,12 @@ impl Feed for NatsFeed {
             nats_connected: Some(self.shared.connected.load(Ordering::Relaxed)),
             nats_skipped: self.shared.skipped.load(Ordering::Relaxed),
             nats_confirmed_rev: Some(self.shared.confirmed_rev.load(Ordering::Relaxed)),
+            nats_error: self
+                .shared
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             ..self.hub.stats()
         }
     }
@@ -207,13 +203,23 @@ impl Feed for NatsFeed {
             return;
         };
         // The client can block without limit while NATS is down; shutdown
-        // must not.
-        match finished.recv_timeout(CLOSE_TIMEOUT) {
+        // must not, and with NATS down there is nothing to wait for.
+        let connected = self.shared.connected.load(Ordering::Relaxed);
+        let timeout = if connected {
+            CLOSE_TIMEOUT
+        } else {
+            CLOSE_DISCONNECTED_TIMEOUT
+        };
+        match finished.recv_timeout(timeout) {
             Ok(()) => {
                 let _ = thread.join();
             }
+            Err(_) if !connected => info!(
+                "NATS publisher still trying to connect; stopping without it \
+                 (the changes it did not publish are in the log)"
+            ),
             Err(_) => warn!(
-                "NATS publisher still busy after {CLOSE_TIMEOUT:?}; stopping without it \
+                "NATS publisher still busy after {timeout:?}; stopping without it \
                  (unconfirmed events are in the log and were not acknowledged to NATS consumers)"
             ),
         }
@@ -231,7 +237,6 @@ fn connect(config: &NatsConfig, shared: &Arc<PublisherState>) -> std::io::Result
         // No client-side buffering while disconnected: a publish then fails
         // at once and the publisher resends from the hub, in order.
         .reconnect_buffer_size(0)
-        .retry_on_failed_connect()
         .disconnect_callback(move || {
             on_disconnect.connected.store(false, Ordering::Relaxed);
             on_disconnect
@@ -249,26 +254,62 @@ fn connect(config: &NatsConfig, shared: &Arc<PublisherState>) -> std::io::Result
         .connect(config.url.as_str())
 }
 
+/// Connects to NATS, retrying every [`RETRY_PAUSE`] until it succeeds or the
+/// feed stops (`None`). The first failure is a warning with its cause, so
+/// that a wrong URL shows at once; later ones are logged at debug.
+fn connect_until_stopped(
+    config: &NatsConfig,
+    shared: &Arc<PublisherState>,
+) -> Option<nats::Connection> {
+    let mut failures = 0u64;
+    loop {
+        match connect(config, shared) {
+            Ok(conn) => {
+                shared.connected();
+                if failures > 0 {
+                    info!(
+                        "NATS at {}: connected after {failures} failed attempts",
+                        config.url
+                    );
+                }
+                return Some(conn);
+            }
+            Err(e) => {
+                if failures == 0 {
+                    warn!(
+                        "NATS at {}: cannot connect ({e}); writes go on, and their changes \
+                         are published once it is reachable (retrying every {RETRY_PAUSE:?})",
+                        config.url
+                    );
+                } else {
+                    debug!("NATS at {}: still cannot connect: {e}", config.url);
+                }
+                // After the warning: once GET / shows the error, the log has it.
+                shared.failed(&e);
+            }
+        }
+        failures += 1;
+        if shared.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        std::thread::sleep(RETRY_PAUSE);
+    }
+}
+
 fn publish_loop(
     config: NatsConfig,
     cursor: Cursor,
     shared: Arc<PublisherState>,
     turn: Option<Arc<PublishTurn>>,
 ) {
-    let conn = match connect(&config, &shared) {
-        Ok(conn) => conn,
-        Err(e) => {
-            error!(
-                "NATS at {}: cannot start a client: {e}; events will not be published",
-                config.url
-            );
-            return;
-        }
+    let Some(conn) = connect_until_stopped(&config, &shared) else {
+        warn!(
+            "NATS at {}: stopping without ever connecting; the changes since the start \
+             were not published (they are in the log)",
+            config.url
+        );
+        return;
     };
-    // `retry_on_failed_connect` returns before a connection exists.
-    shared
-        .connected
-        .store(conn.flush_timeout(FLUSH_TIMEOUT).is_ok(), Ordering::Relaxed);
     info!("NATS at {}: publishing changes", config.url);
     let mut publisher = Publisher {
         stream_ready: config.stream.is_none(),
@@ -431,9 +472,10 @@ impl Publisher {
         let Err(e) = confirmed_by_flush else {
             self.confirmed = self.cursor.next_rev();
             self.record_confirmed();
-            self.shared.connected.store(true, Ordering::Relaxed);
+            self.shared.connected();
             return true;
         };
+        self.shared.failed(&e);
         if self.shared.connected.swap(false, Ordering::Relaxed) {
             warn!(
                 "NATS at {}: publishing failed ({e}); resending from revision {} once it is back",

@@ -4,6 +4,7 @@
 //! This is the only file of the server that uses `structopt`, so replacing it
 //! (it is in maintenance upstream) touches this file alone.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
@@ -13,8 +14,49 @@ use crate::commit::scheduling::WorkerScheduling;
 use crate::storage::FsyncPolicy;
 
 mod derived;
+mod file;
+mod validation;
 
 pub use derived::Secret;
+
+/// A boolean flag's field.
+type Switch = fn(&mut Config) -> &mut bool;
+
+/// Boolean flags that also have an environment variable (clap 2 flags take
+/// none), read by hand: `(flag, variable, field)`.
+const BOOL_ENV_FLAGS: [(&str, &str, Switch); 2] = [
+    ("insecure-no-auth", "KVSTORE_INSECURE_NO_AUTH", |c| {
+        &mut c.insecure_no_auth
+    }),
+    ("access-log", "KVSTORE_ACCESS_LOG", |c| &mut c.access_log),
+];
+
+/// Why the command line was not turned into a [`Config`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// `--help` or `--version`: the text to print on stdout (exit 0).
+    Info(String),
+    /// An invalid flag, value or settings file: the message (exit 2).
+    Invalid(String),
+}
+
+impl From<structopt::clap::Error> for ParseError {
+    fn from(e: structopt::clap::Error) -> Self {
+        use structopt::clap::ErrorKind;
+        match e.kind {
+            ErrorKind::HelpDisplayed | ErrorKind::VersionDisplayed => Self::Info(e.message),
+            _ => Self::Invalid(e.message),
+        }
+    }
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Info(text) | Self::Invalid(text) => f.write_str(text),
+        }
+    }
+}
 
 /// The HTTP layer's own ceiling on a request head: `--max-header-bytes`
 /// can be at most this.
@@ -24,7 +66,13 @@ pub const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
 
 /// kv-store server: a key-value store over HTTP/JSON.
 #[derive(Debug, Clone, StructOpt)]
-#[structopt(name = "server")]
+#[structopt(
+    name = "server",
+    about = "kv-store server: a key-value store over HTTP/JSON, with a change feed.",
+    after_help = "Every setting can also be given in the environment (shown as [env: ...]) \
+                  or in a TOML file named by --config, with the flag's name as the key \
+                  (max-batch = 512). Flags win over the environment, which wins over the file."
+)]
 pub struct Config {
     /// Address to listen on: `HOST:PORT` or `http://HOST:PORT`. Port 0 picks a
     /// free port; the bound address is printed on startup.
@@ -257,12 +305,27 @@ pub struct Config {
     #[structopt(long, env = "KVSTORE_RECOVERY_WAIT_MS", default_value = "30000")]
     pub recovery_wait_ms: u64,
 
+    // Everyday use: the access log and the settings file (issue 17).
+    /// Write one access-log line per request (log target
+    /// `kv_server::access`, at info). Off by default: it costs about a
+    /// third of the read throughput. Also `KVSTORE_ACCESS_LOG=true`.
+    #[structopt(long)]
+    pub access_log: bool,
+
+    /// A TOML file of settings, one per flag, named as the flag without
+    /// its dashes (`max-batch = 512`, `in-memory = true`). Flags and
+    /// environment variables win over it.
+    #[structopt(long, env = "KVSTORE_CONFIG", parse(from_os_str))]
+    pub config: Option<PathBuf>,
+
     /// A maintenance command instead of serving.
     #[structopt(subcommand)]
     pub command: Option<ServerCommand>,
 }
 
-/// Maintenance commands of the `server` binary.
+// Maintenance commands of the `server` binary. Not a doc comment: structopt
+// would show it as the title of `server --help`.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, StructOpt)]
 pub enum ServerCommand {
     /// Print the OpenAPI document of the HTTP API (what GET /openapi.json serves).
@@ -283,12 +346,18 @@ impl Config {
     /// Reads flags from the command line and settings from the environment.
     /// Exits the process (code 2) with a message on invalid flags.
     pub fn from_args() -> Self {
-        let mut config = <Self as StructOpt>::from_args();
-        if let Err(message) = config.read_env_flags() {
-            eprintln!("error: {message}");
-            std::process::exit(2);
+        match Self::parse_from(std::env::args_os()) {
+            Ok(config) => config,
+            Err(ParseError::Info(text)) => {
+                // A closed pipe (`server --help | head`) is not an error.
+                let _ = writeln!(std::io::stdout(), "{text}");
+                std::process::exit(0);
+            }
+            Err(ParseError::Invalid(message)) => {
+                eprintln!("error: {}", message.trim_start_matches("error: "));
+                std::process::exit(2);
+            }
         }
-        config
     }
 
     /// Reads settings from the given arguments (the first is the program name)
@@ -297,26 +366,72 @@ impl Config {
     /// # Errors
     ///
     /// Invalid or unknown flags, as a printable message.
-    pub fn parse_from<I>(args: I) -> Result<Self, String>
+    pub fn parse_from<I>(args: I) -> Result<Self, ParseError>
     where
         I: IntoIterator,
         I::Item: Into<std::ffi::OsString> + Clone,
     {
-        let mut config = <Self as StructOpt>::from_iter_safe(args).map_err(|e| e.message)?;
-        config.read_env_flags()?;
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        let args = Self::with_file_settings(args)?;
+        let mut config = <Self as StructOpt>::from_iter_safe(args).map_err(ParseError::from)?;
+        config.read_env_flags().map_err(ParseError::Invalid)?;
         Ok(config)
     }
 
+    /// `args` with the settings of the `--config` file (if any) that no
+    /// flag and no environment variable gives, inserted as flags.
+    fn with_file_settings(
+        args: Vec<std::ffi::OsString>,
+    ) -> Result<Vec<std::ffi::OsString>, ParseError> {
+        let app = Self::clap();
+        let matches = app
+            .clone()
+            .get_matches_from_safe(&args)
+            .map_err(ParseError::from)?;
+        let Some(path) = matches.value_of_os("config") else {
+            return Ok(args);
+        };
+        // clap 2's builders are public (if hidden from its docs), and
+        // structopt pins clap 2 for good: they tell which flags exist,
+        // which take a value, and which the command line or the
+        // environment already gives.
+        let switch_env = |long: &str| {
+            BOOL_ENV_FLAGS
+                .iter()
+                .any(|(flag, var, _)| *flag == long && std::env::var_os(var).is_some())
+        };
+        let flags = app.p.opts.iter().filter_map(|opt| {
+            let long = opt.s.long?;
+            Some(file::Flag {
+                long,
+                takes_value: true,
+                given: matches.occurrences_of(opt.b.name) > 0
+                    || opt.v.env.as_ref().is_some_and(|(_, value)| value.is_some()),
+            })
+        });
+        let switches = app.p.flags.iter().filter_map(|flag| {
+            let long = flag.s.long?;
+            Some(file::Flag {
+                long,
+                takes_value: false,
+                given: matches.occurrences_of(flag.b.name) > 0 || switch_env(long),
+            })
+        });
+        let known: Vec<file::Flag> = flags.chain(switches).collect();
+        file::insert_settings(std::path::Path::new(path), args, &known).map_err(ParseError::Invalid)
+    }
+
     /// Boolean flags that also have an environment variable (clap 2 flags
-    /// take none): `KVSTORE_INSECURE_NO_AUTH`; then the checks no flag
-    /// parser does.
+    /// take none: [`BOOL_ENV_FLAGS`]); then the checks no flag parser does.
     fn read_env_flags(&mut self) -> Result<(), String> {
-        const NAME: &str = "KVSTORE_INSECURE_NO_AUTH";
-        if let Ok(value) = std::env::var(NAME) {
+        for (_, name, field) in BOOL_ENV_FLAGS {
+            let Ok(value) = std::env::var(name) else {
+                continue;
+            };
             match value.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => self.insecure_no_auth = true,
+                "1" | "true" | "yes" | "on" => *field(self) = true,
                 "" | "0" | "false" | "no" | "off" => {}
-                _ => return Err(format!("{NAME} must be true or false, not {value:?}")),
+                _ => return Err(format!("{name} must be true or false, not {value:?}")),
             }
         }
         self.refuse_empty_switches()?;
@@ -325,7 +440,7 @@ impl Config {
                 "--max-header-bytes can be at most {HTTP_HEAD_CEILING_BYTES}, the HTTP layer's ceiling"
             ));
         }
-        Ok(())
+        self.refuse_unusable_values()
     }
 
     /// A setting that turns something on (tokens, TLS, NATS) must say what
@@ -397,17 +512,22 @@ mod tests {
             ("--nats-url", "KVSTORE_NATS_HOST"),
             ("--nats-stream", "KVSTORE_NATS_STREAM"),
         ] {
-            let err = Config::parse_from(["server", flag, ""]).expect_err(flag);
+            let err = Config::parse_from(["server", flag, ""])
+                .expect_err(flag)
+                .to_string();
             assert!(err.contains(name) && err.contains("empty"), "{err}");
         }
         let err = Config::parse_from(["server", "--tls-cert", "", "--tls-key", "k.pem"])
-            .expect_err("empty cert path");
+            .expect_err("empty cert path")
+            .to_string();
         assert!(err.contains("KVSTORE_TLS_CERT"), "{err}");
     }
 
     #[test]
     fn bad_flags_are_refused_with_a_message() {
-        let err = Config::parse_from(["server", "--host", "ftp://x:1"]).expect_err("bad scheme");
+        let err = Config::parse_from(["server", "--host", "ftp://x:1"])
+            .expect_err("bad scheme")
+            .to_string();
         assert!(err.contains("scheme"), "{err}");
     }
 }

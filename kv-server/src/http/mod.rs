@@ -26,7 +26,7 @@ use crate::auth::Principal;
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::http::console::ConsoleSwitch;
-use crate::http::routes::{basic, kv, list, ops, txn, ui, watch};
+use crate::http::routes::{basic, bulk, kv, list, ops, txn, ui, watch};
 
 /// Declares the route table once. Each row is
 /// `public|protected "pattern" as "name" { METHOD => handler, ... }`; from
@@ -71,6 +71,8 @@ route_table! {
     public "/ui" as "/ui" { GET => ui::root }
     public "/ui/{asset:.*}" as "/ui/{asset}" { GET => ui::asset }
     protected "/v1/snapshot" as "/v1/snapshot" { GET => ops::snapshot }
+    protected "/v1/export" as "/v1/export" { GET => bulk::export }
+    protected "/v1/import" as "/v1/import" { POST => bulk::import }
     protected "/v1/kv" as "/v1/kv" { GET => list::list, DELETE => list::delete_prefix }
     protected "/v1/kv/{key:.*}" as "/v1/kv/{key}" { GET => kv::get, PUT => kv::put, DELETE => kv::delete }
     protected "/v1/txn" as "/v1/txn" { POST => txn::txn }

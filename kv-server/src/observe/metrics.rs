@@ -1,5 +1,6 @@
 //! The metrics registry behind `GET /metrics` (Prometheus metrics in the
-//! OpenMetrics text format).
+//! OpenMetrics text format): ours, prefixed `kvstore_`, and the standard
+//! `process_*` ones ([`process`](crate::observe::process)).
 //!
 //! Request counts and latencies are recorded through
 //! [`Metrics::record_request`] by the HTTP layer's middleware, per thread
@@ -20,6 +21,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use crate::observe::process::{BuildInfo, ProcessCollector};
 use crate::observe::request_stats::{method_index, RequestStats, RequestStatsCollector};
 use crate::storage::StorageStatus;
 
@@ -50,11 +52,15 @@ impl Metrics {
     /// table's names). The store's, the storage's and the feed's appear
     /// once [`attach`](Self::attach) has given them.
     pub fn new(routes: &'static [&'static str]) -> Self {
-        let mut registry = Registry::with_prefix("kvstore");
+        // The process metrics keep their standard names; the rest are ours.
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(ProcessCollector::new()));
+        let ours = registry.sub_registry_with_prefix("kvstore");
+        ours.register_collector(Box::new(BuildInfo));
         let requests = Arc::new(RequestStats::new(routes));
-        registry.register_collector(Box::new(RequestStatsCollector(Arc::clone(&requests))));
+        ours.register_collector(Box::new(RequestStatsCollector(Arc::clone(&requests))));
         let live = Arc::new(OnceLock::new());
-        registry.register_collector(Box::new(Live(Arc::clone(&live))));
+        ours.register_collector(Box::new(Live(Arc::clone(&live))));
         Self {
             registry,
             requests,
@@ -230,28 +236,26 @@ impl LiveState {
             "The oldest revision a watcher can resume from",
             int(feed.oldest_rev),
         )?;
-        let Some(connected) = feed.nats_connected else {
+        let Some(nats) = feed.nats_state() else {
             return Ok(());
         };
         gauge(
             e,
             "nats_connected",
             "1 when the NATS connection is up",
-            i64::from(connected),
+            i64::from(nats.connected),
         )?;
         gauge(
             e,
             "nats_publish_lag_revisions",
-            "Revisions committed but not yet confirmed by NATS",
-            int(feed
-                .last_rev
-                .saturating_sub(feed.nats_confirmed_rev.unwrap_or(feed.last_rev))),
+            "Revisions committed but not yet confirmed by NATS (queued)",
+            int(nats.queued),
         )?;
         counter(
             e,
             "nats_skipped_revisions",
-            "Revisions never published to NATS: an outage outlasted the feed's ring",
-            feed.nats_skipped,
+            "Revisions never published to NATS (dropped): an outage outlasted the feed's ring",
+            nats.dropped,
         )
     }
 }

@@ -4,6 +4,8 @@
 //!
 //! - [`metrics`]: the registry and the collector of the live state.
 //! - [`request_stats`]: request counts and latencies, tallied per thread.
+//! - [`process`]: the standard `process_*` metrics and the build's version.
 
 pub mod metrics;
+pub mod process;
 pub mod request_stats;

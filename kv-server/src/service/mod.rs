@@ -1,6 +1,7 @@
 //! [`Service`]: the operations behind the routes, shared by every worker.
 
 pub mod body_stream;
+pub mod bulk;
 pub mod context;
 pub mod watch;
 pub mod watch_outbox;
@@ -216,7 +217,8 @@ impl Service {
         }
     }
 
-    /// `GET /`: up, and whether writes are accepted.
+    /// `GET /`: up, whether writes are accepted, and the NATS publisher's
+    /// state when there is one.
     pub fn health(&self) -> HealthResponse {
         let failure = self.storage.failure();
         HealthResponse {
@@ -229,6 +231,7 @@ impl Service {
             }
             .to_owned(),
             error: failure.map(str::to_owned),
+            nats: self.feed.stats().nats_state(),
         }
     }
 

@@ -74,7 +74,13 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<SnapshotInfo> {
         detail,
     };
     let (_, mut scratch) = Store::new(1, Limits::default()).map_err(|e| invalid(e.to_string()))?;
-    let info = load_snapshot(&bytes, from, &mut scratch).map_err(|e| invalid(e.to_string()))?;
+    let info = load_snapshot(&bytes, from, &mut scratch).map_err(|e| match e {
+        // Not the server's advice (--repair): a backup is not repaired.
+        StorageError::Corrupt { offset, detail, .. } => {
+            invalid(format!("damaged at byte {offset}: {detail}"))
+        }
+        other => invalid(other.to_string()),
+    })?;
     if info.len != bytes.len() as u64 {
         return Err(invalid(format!(
             "{} bytes after the end of the snapshot",

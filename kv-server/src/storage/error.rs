@@ -11,13 +11,15 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StorageError {
-    /// An I/O error, with what was being done.
-    #[error("{context}: {source}")]
+    /// An I/O error, with what was being done. The error is part of the
+    /// message, not a source of it: a cause chain (`{:#}`) would print it
+    /// twice.
+    #[error("{context}: {cause}")]
     Io {
         /// What was being done, naming the file.
         context: String,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// Another server holds the data directory.
     #[error(
@@ -68,7 +70,7 @@ impl StorageError {
     /// An [`StorageError::Io`] with its context.
     pub fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageError {
         let context = context.into();
-        move |source| StorageError::Io { context, source }
+        move |cause| StorageError::Io { context, cause }
     }
 }
 

@@ -74,11 +74,18 @@ fn token_file_text() -> String {
 /// A server with [`ROOT`] in the environment and the module's token file,
 /// logging at `rust_log`. The token file's directory is returned to keep.
 fn start_with_tokens(rust_log: &str) -> (TestServer, tempfile::TempDir) {
+    start_with_tokens_and(rust_log, &[])
+}
+
+/// Like [`start_with_tokens`], with more flags.
+fn start_with_tokens_and(rust_log: &str, args: &[&str]) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let file = write_token_file(dir.path(), &token_file_text());
     let file = file.to_str().expect("a UTF-8 path");
+    let mut all = vec!["--auth-file", file];
+    all.extend_from_slice(args);
     let server = start_with_env(
-        &["--auth-file", file],
+        &all,
         &[("KVSTORE_AUTH_TOKEN", ROOT), ("RUST_LOG", rust_log)],
     );
     (server, dir)
@@ -722,8 +729,9 @@ fn probes_are_open_and_metrics_need_any_valid_token() {
 
 #[test]
 fn tokens_never_reach_the_log() {
-    // Trace level: everything the server and its libraries can log.
-    let (mut server, _dir) = start_with_tokens("trace");
+    // Trace level and the access log: everything the server and its
+    // libraries can log.
+    let (mut server, _dir) = start_with_tokens_and("trace", &["--access-log"]);
     for token in ALL_TOKENS {
         let _ = set(&server, token, "app/k", "v");
         let _ = send_as(&server, Some(token), "GET", "/get?key=app/k", None);

@@ -4,6 +4,7 @@
 mod auth;
 mod bad_input;
 mod basic_routes;
+mod bulk;
 mod compaction;
 mod concurrency;
 mod crash;

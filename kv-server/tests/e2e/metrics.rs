@@ -395,3 +395,28 @@ fn nats_connection_state_and_lag_are_exposed() {
     nats.restart();
     scrape_until(&server, "reconnecting to NATS", connected);
 }
+
+#[test]
+fn process_metrics_and_build_info_are_exposed() {
+    let server = start(&["--in-memory"]);
+    let scraped = scrape(&server, None);
+    assert!(scraped.value("process_resident_memory_bytes", &[]) > 0.0);
+    assert!(scraped.value("process_open_fds", &[]) >= 3.0);
+    assert!(scraped.value("process_max_fds", &[]) > 0.0);
+    assert!(scraped.value("process_threads", &[]) >= 2.0);
+    assert!(scraped.has("process_cpu_seconds_total"));
+    let started = scraped.value("process_start_time_seconds", &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    assert!(
+        started > now - 600.0 && started <= now,
+        "{started} against {now}"
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        scraped.value("kvstore_build_info", &[("version", version)]),
+        1.0
+    );
+}

@@ -237,3 +237,78 @@ fn nats_down_never_holds_up_writes_or_shutdown() {
         asked.elapsed()
     );
 }
+
+/// `GET /`'s `nats` object.
+fn nats_state(server: &kv_testkit::TestServer) -> Value {
+    kv_testkit::http::get(&server.url("/")).json()["nats"].clone()
+}
+
+#[test]
+fn an_unreachable_nats_is_warned_about_shown_and_does_not_hold_the_stop_up() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut server = crate::start_with_env(&["--nats-url", &url], &[("RUST_LOG", "warn")]);
+    let client = client_of(&server);
+    client.set("k", "v").expect("writes go on without NATS");
+    // The first attempt fails in the background; GET / says why.
+    let deadline = Instant::now() + DEADLINE;
+    let state = loop {
+        let state = nats_state(&server);
+        if state.get("error").is_some() {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "no NATS error shown: {state}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        (&state["connected"], &state["queued"], &state["dropped"]),
+        (&json!(false), &json!(1), &json!(0))
+    );
+    assert!(
+        state["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused")),
+        "{state}"
+    );
+    let metrics = kv_testkit::http::get(&server.url("/metrics")).body;
+    assert!(metrics.contains("kvstore_nats_connected 0"), "{metrics}");
+    assert!(
+        metrics.contains("kvstore_nats_publish_lag_revisions 1"),
+        "{metrics}"
+    );
+    let asked = Instant::now();
+    server.signal("INT");
+    assert_eq!(server.wait().code(), Some(0));
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(3), "the stop took {took:?}");
+    let log = server.kill_and_stderr();
+    assert!(
+        log.contains(&format!("NATS at {url}: cannot connect")),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_connected_nats_is_shown_by_the_root_route() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let server = start(&["--nats-url", &nats.url()]);
+    let rev = client_of(&server).set("k", "v").expect("set").rev;
+    let deadline = Instant::now() + DEADLINE;
+    while nats_state(&server) != json!({"connected": true, "queued": 0, "dropped": 0}) {
+        assert!(
+            Instant::now() < deadline,
+            "revision {rev} never confirmed: {}",
+            nats_state(&server)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let plain = crate::start(&[]);
+    let root = kv_testkit::http::get(&plain.url("/")).json();
+    assert!(root.get("nats").is_none(), "no NATS, no field: {root}");
+}

@@ -30,7 +30,9 @@ fn threads(pid: u32) -> Vec<(String, u32, i32)> {
 }
 
 /// Waits until `server` runs its two workers (threads that start after
-/// it listens), then returns its threads.
+/// it listens) and its writer has named itself (a new thread carries its
+/// parent's name until it first runs, which takes a while on a loaded
+/// machine), then returns its threads.
 fn once_both_workers_run(server: &TestServer, policy: u32) -> Vec<(String, u32, i32)> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -39,7 +41,8 @@ fn once_both_workers_run(server: &TestServer, policy: u32) -> Vec<(String, u32, 
             .iter()
             .filter(|(name, p, _)| name.starts_with("actix-rt") && *p == policy)
             .count();
-        if workers == 2 {
+        let writer_named = threads.iter().any(|(name, _, _)| name == "kv-writer");
+        if workers == 2 && writer_named {
             return threads;
         }
         assert!(

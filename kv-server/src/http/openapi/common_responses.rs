@@ -41,6 +41,8 @@ pub const ROUTE_GUARDS: &[(&str, Access, bool)] = &[
     ("/ui", Access::Open, false),
     ("/ui/{asset}", Access::Open, false),
     ("/v1/snapshot", Access::Rights, true),
+    ("/v1/export", Access::Rights, true),
+    ("/v1/import", Access::Rights, true),
     ("/v1/kv", Access::Rights, true),
     ("/v1/kv/{key}", Access::Rights, true),
     ("/v1/txn", Access::Rights, true),

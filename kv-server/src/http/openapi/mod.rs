@@ -18,13 +18,14 @@ use actix_web::web::Data;
 use actix_web::HttpResponse;
 use kv_core::api::{
     DeletePrefixResponse, DeleteResponse, ErrorBody, ErrorDetail, GetResponse, HealthResponse,
-    KvEntry, ListEntry, ListResponse, ProbeResponse, PutResponse, RmRequest, RmResponse,
-    SetRequest, SetResponse, StatusResponse, Ttl, TxnDeleteResult, TxnGetResult, TxnOpResult,
-    TxnPutResult, TxnResponse, WatchCut, WatchEvent, WatchProgress,
+    ImportResponse, KvEntry, ListEntry, ListResponse, NatsState, ProbeResponse, PutResponse,
+    RmRequest, RmResponse, SetRequest, SetResponse, StatusResponse, Ttl, TxnDeleteResult,
+    TxnGetResult, TxnOpResult, TxnPutResult, TxnResponse, WatchCut, WatchEvent, WatchProgress,
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::http::console::CONSOLE_ROUTES;
+use crate::http::schemas::txn::ImportRecord;
 use crate::http::schemas::{self, Binary, IdempotencyKeyText};
 use crate::http::RoutePaths;
 use crate::service::context::ServerContext;
@@ -84,7 +85,10 @@ impl Modify for ExactTtl {
         WatchCut,
         Ttl,
         Binary,
-        IdempotencyKeyText
+        IdempotencyKeyText,
+        NatsState,
+        ImportResponse,
+        ImportRecord
     ))
 )]
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! [`Service`](crate::service::Service), answer.
 //!
 //! - [`basic`]: the original routes, `/set`, `/get`, `/rm`.
+//! - [`bulk`]: `GET /v1/export` and `POST /v1/import`, bulk loads in NDJSON.
 //! - [`ops`]: `/`, the probes, `/metrics`, `/v1/snapshot`, `/v1/status`,
 //!   unknown routes.
 //! - [`kv`]: `/v1/kv/{key}`, raw values with metadata and conditions.
@@ -11,6 +12,7 @@
 //! - [`ui`]: `GET /ui`, the web console's page and files.
 
 pub mod basic;
+pub mod bulk;
 pub mod kv;
 pub mod list;
 pub mod ops;

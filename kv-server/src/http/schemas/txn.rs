@@ -80,18 +80,24 @@ schema_type!(
         ))
 );
 
-/// A put that writes its value as `base64` or not, with the expiry
-/// `expiry` (`ttl` or `expires_at`).
-fn put(base64: bool, expiry: &str) -> ObjectBuilder {
-    let (value, encoding) = text_value(base64);
-    let expiry_schema: RefOr<Schema> = if expiry == "ttl" {
-        component("Ttl")
-    } else {
-        integer(0, u64::MAX)
-            .description(Some("Milliseconds since the Unix epoch"))
-            .into()
+/// A key and its value, written as `base64` or not, with its content type
+/// and `expiry` (named, with its schema): a put, or an import record. With
+/// `null_encoding`, a text value's encoding may also be `null` (an import
+/// record's may).
+fn value_record(base64: bool, null_encoding: bool, expiry: (&str, RefOr<Schema>)) -> ObjectBuilder {
+    let (value, encoding) = match text_value(base64) {
+        (value, _) if null_encoding && !base64 => (
+            value,
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .enum_values(Some([
+                    serde_json::Value::from("utf8"),
+                    serde_json::Value::Null,
+                ])),
+        ),
+        pair => pair,
     };
-    let put = closed_object()
+    let record = closed_object()
         .property("key", component(&Key::name()))
         .property("value", value)
         .property("encoding", encoding)
@@ -101,15 +107,53 @@ fn put(base64: bool, expiry: &str) -> ObjectBuilder {
                 .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
                 .pattern(Some(patterns::MEDIA_TYPE)),
         )
-        .property(expiry, expiry_schema)
+        .property(expiry.0, expiry.1)
         .required("key")
         .required("value");
     if base64 {
-        put.required("encoding")
+        record.required("encoding")
     } else {
-        put
+        record
     }
 }
+
+/// A put that writes its value as `base64` or not, with the expiry
+/// `expiry` (`ttl` or `expires_at`).
+fn put(base64: bool, expiry: &str) -> ObjectBuilder {
+    let expiry_schema: RefOr<Schema> = if expiry == "ttl" {
+        component("Ttl")
+    } else {
+        integer(0, u64::MAX)
+            .description(Some("Milliseconds since the Unix epoch"))
+            .into()
+    };
+    value_record(base64, false, (expiry, expiry_schema))
+}
+
+/// An import record whose value is written as `base64` or not. Unlike a
+/// put, its optional fields may also be `null` (as the export's type reads
+/// them), and its expiry is `expires_at`.
+fn import_record(base64: bool) -> ObjectBuilder {
+    let expires_at = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .minimum(Some(0))
+        .maximum(Some(u64::MAX))
+        .description(Some("Milliseconds since the Unix epoch"));
+    value_record(base64, true, ("expires_at", expires_at.into()))
+}
+
+schema_type!(
+    /// A record of `POST /v1/import` (one line of its NDJSON body), as
+    /// `GET /v1/export` writes them: a put with `expires_at`.
+    ImportRecord => AnyOfBuilder::new()
+        .item(import_record(false))
+        .item(import_record(true))
+        .description(Some(
+            "One line of NDJSON: the key, its value (text, or base64 with encoding: base64), \
+             content_type and expires_at (milliseconds since the Unix epoch; a record whose \
+             time has passed is skipped)"
+        ))
+);
 
 schema_type!(
     /// A put of a transaction.

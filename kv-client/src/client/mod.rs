@@ -1,6 +1,10 @@
-//! [`KvClient`]: one blocking method per route.
+//! [`KvClient`]: one blocking method per route; the bulk transfers
+//! (backup, export, import) in `bulk.rs`.
 
-use std::io::Write;
+mod bulk;
+
+pub use bulk::Download;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -68,7 +72,7 @@ fn agent(token: Option<HeaderValue>, roots: RootCerts) -> Agent {
 /// a connection pool.
 #[derive(Debug, Clone)]
 pub struct KvClient {
-    agent: Agent,
+    pub(crate) agent: Agent,
     base_url: String,
 }
 
@@ -212,47 +216,6 @@ impl KvClient {
         )
     }
 
-    /// `GET /v1/snapshot`: streams a consistent backup of the whole store
-    /// into `out`. Returns the backup's revision and its size in bytes.
-    /// The request has no overall time limit (a backup can be large); the
-    /// connect timeout still applies.
-    ///
-    /// # Errors
-    ///
-    /// See [`ClientError`]; a download cut short is [`ClientError::Protocol`].
-    pub fn backup(&self, out: &mut dyn Write) -> Result<(u64, u64)> {
-        let url = self.url("/v1/snapshot");
-        let protocol = |detail: String| ClientError::Protocol {
-            url: url.clone(),
-            detail,
-        };
-        let result = self
-            .agent
-            .get(&url)
-            .config()
-            .timeout_recv_body(None)
-            .build()
-            .call();
-        let response = result.map_err(|e| ClientError::Unreachable {
-            url: url.clone(),
-            detail: e.to_string(),
-        })?;
-        if !response.status().is_success() {
-            return decode::<serde_json::Value>(&url, Ok(response))
-                .and_then(|_| Err(protocol("an error status with a success body".into())));
-        }
-        let rev = response
-            .headers()
-            .get(REVISION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| protocol(format!("no {REVISION_HEADER} header")))?;
-        let mut body = response.into_body().into_reader();
-        let bytes = std::io::copy(&mut body, out)
-            .map_err(|e| protocol(format!("the download stopped: {e}")))?;
-        Ok((rev, bytes))
-    }
-
     /// `PUT /v1/kv/{key}`: stores `value` (any bytes) with an optional
     /// content type and time to live (`30s`, `1500ms`, …), if `condition`
     /// holds.
@@ -386,10 +349,7 @@ impl KvClient {
             request = request.query("from_rev", from.to_string());
         }
         let result = request.config().timeout_recv_body(None).build().call();
-        let response = result.map_err(|e| ClientError::Unreachable {
-            url: url.clone(),
-            detail: e.to_string(),
-        })?;
+        let response = result.map_err(|e| unreachable(&url, &e))?;
         if !response.status().is_success() {
             return decode::<serde_json::Value>(&url, Ok(response)).and_then(|_| {
                 Err(ClientError::Protocol {
@@ -403,7 +363,7 @@ impl KvClient {
         )))
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 }
@@ -429,15 +389,29 @@ fn not_found_as_none<T>(result: Result<T>) -> Result<Option<T>> {
     }
 }
 
+/// A transport error as [`ClientError::Unreachable`], saying what to change
+/// when the cause is a common mistake rather than the transport's words.
+pub(crate) fn unreachable(url: &str, error: &ureq::Error) -> ClientError {
+    let text = error.to_string();
+    let detail = if text.contains("InvalidContentType") || text.contains("corrupt message") {
+        "the server does not speak TLS there: use an http:// address in --host".to_owned()
+    } else if url.starts_with("http://") && matches!(error, ureq::Error::Protocol(_)) {
+        format!("{text} (if the server serves TLS, use an https:// address in --host)")
+    } else {
+        text
+    };
+    ClientError::Unreachable {
+        url: url.to_owned(),
+        detail,
+    }
+}
+
 /// Turns a transport result into the typed answer or a [`ClientError`].
-fn decode<T: DeserializeOwned>(
+pub(crate) fn decode<T: DeserializeOwned>(
     url: &str,
     result: std::result::Result<Response<Body>, ureq::Error>,
 ) -> Result<T> {
-    let mut response = result.map_err(|e| ClientError::Unreachable {
-        url: url.to_owned(),
-        detail: e.to_string(),
-    })?;
+    let mut response = result.map_err(|e| unreachable(url, &e))?;
     let status = response.status().as_u16();
     let text = response
         .body_mut()
