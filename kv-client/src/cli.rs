@@ -173,6 +173,11 @@ pub struct GetArgs {
     /// Print only the revision of the key's last write.
     #[structopt(long, conflicts_with = "meta")]
     pub rev: bool,
+    /// Against a replicated cluster: read only once the server has applied
+    /// every write committed before the read (linearizable; a single node's
+    /// reads always are).
+    #[structopt(long)]
+    pub consistent: bool,
 }
 
 /// The options of `client put`.

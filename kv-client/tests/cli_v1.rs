@@ -261,3 +261,20 @@ fn keys_with_reserved_and_multibyte_characters() {
     // "a b" and "a+b" are different keys.
     assert_exit(&client(&host, &["get", "a b", "--meta"]), 1);
 }
+
+#[test]
+fn get_consistent_reads_like_get_on_a_single_node() {
+    let server = server();
+    let host = server.base_url();
+    put(&host, "k", "v1");
+    for args in [
+        &["get", "k", "--consistent"][..],
+        &["get", "k", "--consistent", "--meta"],
+    ] {
+        let out = client(&host, args);
+        assert_exit(&out, 0);
+        assert!(stdout(&out).contains("v1"), "{args:?}: {}", stdout(&out));
+    }
+    let missing = client(&host, &["get", "nope", "--consistent"]);
+    assert_exit(&missing, 1);
+}

@@ -74,6 +74,8 @@ fn agent(token: Option<HeaderValue>, roots: RootCerts) -> Agent {
 pub struct KvClient {
     pub(crate) agent: Agent,
     base_url: String,
+    /// Reads ask for `consistent=true` (see [`KvClient::consistent`]).
+    consistent: bool,
 }
 
 /// How to authenticate to the server and which certificates to trust.
@@ -102,6 +104,7 @@ impl KvClient {
         Self {
             agent: agent(None, RootCerts::WebPki),
             base_url: addr.base_url(),
+            consistent: false,
         }
     }
 
@@ -150,6 +153,7 @@ impl KvClient {
         Ok(Self {
             agent: agent(token, roots),
             base_url: addr.base_url(),
+            consistent: false,
         })
     }
 
@@ -190,6 +194,24 @@ impl KvClient {
         decode(&url, self.agent.post(&url).send_json(&body))
     }
 
+    /// This client, with linearizable reads: against a replicated cluster
+    /// every `get`, `entry` and `list` answers only once its server has
+    /// applied everything committed before the read (`consistent=true`). A
+    /// single node's reads always are.
+    pub fn consistent(mut self) -> Self {
+        self.consistent = true;
+        self
+    }
+
+    /// A GET of `url`, with `consistent=true` when this client asks for it.
+    fn read(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let request = self.agent.get(url);
+        match self.consistent {
+            true => request.query("consistent", "true"),
+            false => request,
+        }
+    }
+
     /// `GET /get?key=`: the value of `key`; `found` is false when it is missing.
     ///
     /// # Errors
@@ -197,7 +219,7 @@ impl KvClient {
     /// See [`ClientError`].
     pub fn get(&self, key: &str) -> Result<GetResponse> {
         let url = self.url("/get");
-        decode(&url, self.agent.get(&url).query("key", key).call())
+        decode(&url, self.read(&url).query("key", key).call())
     }
 
     /// `DELETE /rm`: removes `key`; `found` is false when it was missing.
@@ -255,11 +277,7 @@ impl KvClient {
     /// See [`ClientError`].
     pub fn entry(&self, key: &str) -> Result<Option<KvEntry>> {
         let url = self.url(&key_path(key));
-        let result = self
-            .agent
-            .get(&url)
-            .header("accept", "application/json")
-            .call();
+        let result = self.read(&url).header("accept", "application/json").call();
         not_found_as_none(decode(&url, result))
     }
 
@@ -293,7 +311,7 @@ impl KvClient {
         keys_only: bool,
     ) -> Result<ListResponse> {
         let url = self.url("/v1/kv");
-        let mut request = self.agent.get(&url).query("prefix", prefix);
+        let mut request = self.read(&url).query("prefix", prefix);
         if let Some(after) = start_after {
             request = request.query("start_after", after);
         }

@@ -1,4 +1,4 @@
-//! `client get KEY [--meta | --rev]`.
+//! `client get KEY [--meta | --rev] [--consistent]`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +15,14 @@ use crate::exit::{Failure, EXIT_OK};
 /// Prints the value (the original route), or with `--meta` the entry and
 /// with `--rev` its revision (the /v1 API).
 pub(crate) fn run(client: &KvClient, args: &GetArgs, io: &mut Io<'_>) -> Result<u8, Failure> {
+    let consistent;
+    let client = match args.consistent {
+        true => {
+            consistent = client.clone().consistent();
+            &consistent
+        }
+        false => client,
+    };
     if args.meta || args.rev {
         let Some(entry) = client.entry(&args.key)? else {
             return Ok(found_or_not(false, &args.key, io.err)?);

@@ -135,3 +135,29 @@ fn without_a_quorum_writes_are_answered_in_time_and_honestly() {
         201
     );
 }
+
+#[test]
+fn a_consistent_read_on_another_server_sees_every_acknowledged_write() {
+    let Some(cluster) = Cluster::start(2, &[]) else {
+        return;
+    };
+    let writer = cluster.server(0).base_url();
+    let reader: kv_core::address::ServerAddr =
+        cluster.server(1).base_url().parse().expect("an address");
+    // `client get --consistent` is this library call.
+    let client = kv_client::KvClient::new(&reader).consistent();
+    for i in 0..50 {
+        let value = format!("v{i}");
+        let answer =
+            request(&writer, "PUT", "/v1/kv/fresh", &[], Some(value.as_bytes())).expect("up");
+        assert!(matches!(answer.status, 200 | 201), "{}", answer.text());
+        let read = client.get("fresh").expect("read");
+        assert_eq!(
+            read.inserted_val.as_deref(),
+            Some(value.as_str()),
+            "read {i} was stale"
+        );
+        let entry = client.entry("fresh").expect("read").expect("present");
+        assert_eq!(entry.mod_rev, answer.json()["rev"].as_u64().expect("rev"));
+    }
+}
