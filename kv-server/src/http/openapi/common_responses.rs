@@ -152,8 +152,9 @@ impl Modify for CommonResponses {
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
             let (_, waits_for_data) = guard(path);
+            let takes_key = !WITHOUT_IDEMPOTENCY_KEY.contains(&path.as_str());
             for (is_write, operation) in operations_by_kind(item) {
-                if is_write {
+                if is_write && takes_key {
                     operation
                         .parameters
                         .get_or_insert_with(Vec::new)
@@ -170,6 +171,10 @@ impl Modify for CommonResponses {
         }
     }
 }
+
+/// Write routes that take no `Idempotency-Key`: a bulk import is many
+/// transactions, each its own write.
+const WITHOUT_IDEMPOTENCY_KEY: &[&str] = &["/v1/import"];
 
 /// The `Idempotency-Key` header parameter of a write.
 fn idempotency_key() -> utoipa::openapi::path::Parameter {
