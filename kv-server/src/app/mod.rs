@@ -1,11 +1,26 @@
-//! [`run`]: serve a bound listener until a shutdown signal, then drain.
+//! [`run`]: serve a bound listener until a shutdown signal, then drain;
+//! [`ServerBuilder`] starts it on a thread of its own, with its data loaded
+//! in the background, and hands back a [`RunningServer`].
 //!
 //! The server is assembled from actix's parts rather than `HttpServer`, so
 //! that every connection passes through the [`Gate`] (which gives every
 //! refusal of a request head the JSON error shape, and lets a handler tune
 //! its socket) between the socket (or TLS) and the HTTP layer.
+//!
+//! - `embedded.rs`: [`ServerBuilder`], the settings and the start.
+//! - `running.rs`: [`RunningServer`], the handle: address, readiness,
+//!   graceful shutdown.
+//! - `start_error.rs`: [`StartError`].
+//! - `tls.rs`: the rustls configuration from the PEM files.
 
-pub mod tls;
+mod embedded;
+mod running;
+mod start_error;
+mod tls;
+
+pub use embedded::ServerBuilder;
+pub use running::RunningServer;
+pub use start_error::StartError;
 
 use std::future::Future;
 use std::io;

@@ -1,19 +1,18 @@
-//! The `server` binary: parse the configuration, bind (or take the socket
-//! systemd passes), serve while the data is recovered in the background,
-//! print the address once it is loaded, serve until SIGINT or SIGTERM. Or,
-//! with `restore`, build a data directory from a backup.
+//! The `server` binary: parse the configuration, take the socket systemd
+//! passes (if any), start the server (it serves while the data is
+//! recovered in the background), print the address once it is loaded,
+//! serve until SIGINT or SIGTERM. Or, with `restore`, build a data
+//! directory from a backup; with `openapi`, print the OpenAPI document.
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use actix_web::web::Data;
 use anyhow::Context;
-use kv_server::app::{context, tls};
 use kv_server::config::ServerCommand;
 use kv_server::storage::backup::restore;
-use kv_server::{run, Config, Service};
-use log::{info, warn};
+use kv_server::{Config, ServerBuilder, StartError};
+use log::info;
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -40,78 +39,42 @@ fn serve_or_restore(config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
         Some(ServerCommand::Openapi) => {
-            // The document says which operations need a token: decided, as
-            // everywhere, from the tokens actually loaded.
-            let auth = kv_server::auth::from_config(&config).map_err(anyhow::Error::msg)?;
-            let replicated = config.cluster.is_some();
-            println!(
-                "{}",
-                kv_server::http::openapi::document(auth.enabled(), replicated)
-            );
+            let document = kv_server::openapi_document(&config).map_err(anyhow::Error::msg)?;
+            println!("{document}");
             return Ok(());
         }
         None => {}
     }
-    // Settings that can fail are checked before the (possibly long) recovery.
-    let auth = kv_server::auth::from_config(&config).map_err(anyhow::Error::msg)?;
-    if auth.enabled() {
-        info!("authentication on: {} bearer token(s)", auth.token_count());
+    let mut builder = ServerBuilder::from_config(config).shutdown_on(shutdown_signal());
+    if let Some(listener) = passed_socket()? {
+        builder = builder.listener(listener);
     }
-    let listener = listen(&config)?;
-    let addr = listener.local_addr().context("no local address")?;
-    if let Some(refusal) = auth.protected_mode_error(addr, config.insecure_no_auth) {
-        anyhow::bail!(refusal);
+    let server = builder.spawn()?;
+    match server.wait_ready() {
+        // Tests and scripts read this line to find the port when it was 0;
+        // it comes once the data is loaded.
+        Ok(()) => {
+            println!("kv-store listening on {}", server.url());
+            let _ = std::io::stdout().flush();
+        }
+        // A signal before the data was loaded: the server stops cleanly.
+        Err(StartError::Stopped) => {}
+        Err(e) => return Err(e.into()),
     }
-    if config.insecure_no_auth && !auth.enabled() {
-        warn!("authentication is off (--insecure-no-auth): anyone who can reach {addr} can read and change every key");
-    }
-    let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::server_config(cert, key).map_err(anyhow::Error::msg)?),
-        _ => None,
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    info!("accepting connections on {scheme}://{addr}; loading data");
-    let shared = Data::new(context(auth, &config));
-    let loading = shared.clone();
-    let recovery_config = config.clone();
-    // Requests wait for the data (see kv_server::http::extract::Ready); a failed
-    // recovery ends the process with the error, as before serving.
-    std::thread::Builder::new()
-        .name("kv-recovery".into())
-        .spawn(move || match Service::open(&recovery_config) {
-            Ok(state) => {
-                loading.attach(state);
-                // Tests and scripts read this line to find the port when it
-                // was 0; it comes once the data is loaded.
-                println!("kv-store listening on {scheme}://{addr}");
-                let _ = std::io::stdout().flush();
-                info!("ready on {scheme}://{addr}");
-            }
-            Err(e) => {
-                let _ = writeln!(std::io::stderr(), "error: {:#}", anyhow::Error::from(e));
-                std::process::exit(1);
-            }
-        })
-        .context("cannot start the recovery thread")?;
-    actix_web::rt::System::new()
-        .block_on(run(listener, shared, config, tls, shutdown_signal()))
-        .context("server failed")
+    server.wait().context("server failed")
 }
 
-/// The listening socket: the one systemd (or another service manager)
-/// passes with `LISTEN_FDS`, so that it stays open across restarts and no
-/// connection is refused meanwhile; otherwise a new one on `--host`.
-fn listen(config: &Config) -> anyhow::Result<TcpListener> {
-    let mut passed = listenfd::ListenFd::from_env();
-    if let Some(listener) = passed
+/// The listening socket systemd (or another service manager) passes with
+/// `LISTEN_FDS`, so that it stays open across restarts and no connection
+/// is refused meanwhile; otherwise the server listens on `--host`.
+fn passed_socket() -> anyhow::Result<Option<TcpListener>> {
+    let listener = listenfd::ListenFd::from_env()
         .take_tcp_listener(0)
-        .context("LISTEN_FDS is set but its first socket is not a TCP listener")?
-    {
+        .context("LISTEN_FDS is set but its first socket is not a TCP listener")?;
+    if listener.is_some() {
         info!("using the listening socket passed in LISTEN_FDS; --host is not used");
-        return Ok(listener);
     }
-    TcpListener::bind(config.host.authority())
-        .with_context(|| format!("cannot listen on {}", config.host.authority()))
+    Ok(listener)
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.

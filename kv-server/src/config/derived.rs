@@ -13,17 +13,17 @@ use crate::storage::durable_log::LogSettings;
 
 impl Config {
     /// How long a request waits for the data to load after a start.
-    pub fn recovery_wait(&self) -> Duration {
+    pub(crate) fn recovery_wait(&self) -> Duration {
         Duration::from_millis(self.recovery_wait_ms)
     }
 
     /// How long a client has to send its request head.
-    pub fn header_timeout(&self) -> Duration {
+    pub(crate) fn header_timeout(&self) -> Duration {
         Duration::from_millis(self.header_timeout_ms)
     }
 
     /// The key and value limits.
-    pub fn limits(&self) -> Limits {
+    pub(crate) fn limits(&self) -> Limits {
         Limits {
             max_key_bytes: self.max_key_bytes,
             max_value_bytes: self.max_value_bytes,
@@ -34,14 +34,14 @@ impl Config {
     /// [`BODY_OVERHEAD_BYTES`], room for a value whose JSON string escapes
     /// double its size. Larger bodies are refused with 413 while they are
     /// read, whether or not they declare a `Content-Length`.
-    pub fn max_body_bytes(&self) -> usize {
+    pub(crate) fn max_body_bytes(&self) -> usize {
         self.max_value_bytes
             .saturating_mul(2)
             .saturating_add(BODY_OVERHEAD_BYTES)
     }
 
     /// The durable log's settings.
-    pub fn log_settings(&self) -> LogSettings {
+    pub(crate) fn log_settings(&self) -> LogSettings {
         LogSettings {
             policy: self.fsync,
             segment_bytes: self.segment_bytes,
@@ -51,7 +51,7 @@ impl Config {
     }
 
     /// How much of the feed is kept in memory.
-    pub fn ring_limits(&self) -> RingLimits {
+    pub(crate) fn ring_limits(&self) -> RingLimits {
         RingLimits {
             max_events: self.feed_ring_events,
             max_bytes: self.feed_ring_bytes,
@@ -59,7 +59,7 @@ impl Config {
     }
 
     /// Where to publish changes, if anywhere.
-    pub fn nats(&self) -> Option<NatsConfig> {
+    pub(crate) fn nats(&self) -> Option<NatsConfig> {
         self.nats_url.as_ref().map(|url| NatsConfig {
             url: url.clone(),
             subject_prefix: self.nats_subject_prefix.clone(),
@@ -68,7 +68,7 @@ impl Config {
     }
 
     /// Replicated mode's settings, when `--cluster` is given.
-    pub fn cluster_settings(&self) -> Option<ClusterSettings> {
+    pub(crate) fn cluster_settings(&self) -> Option<ClusterSettings> {
         let timeout = Duration::from_millis(self.cluster_timeout_ms.max(1));
         self.cluster.as_ref().map(|urls| ClusterSettings {
             log: JetStreamSettings {
@@ -89,13 +89,8 @@ impl Config {
     }
 
     /// Time between progress events on an idle watch.
-    pub fn watch_heartbeat(&self) -> Duration {
+    pub(crate) fn watch_heartbeat(&self) -> Duration {
         Duration::from_millis(self.watch_heartbeat_ms.max(1))
-    }
-
-    /// How long in-flight requests may take to finish on shutdown.
-    pub fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.shutdown_timeout)
     }
 }
 

@@ -10,13 +10,12 @@ use std::path::PathBuf;
 use kv_core::address::{ServerAddr, DEFAULT_SERVER_HOST};
 use structopt::StructOpt;
 
-use crate::commit::scheduling::WorkerScheduling;
-use crate::storage::FsyncPolicy;
-
 mod derived;
 mod file;
 mod validation;
 
+pub use crate::commit::scheduling::WorkerScheduling;
+pub use crate::storage::FsyncPolicy;
 pub use derived::Secret;
 
 /// A boolean flag's field.
@@ -60,9 +59,9 @@ impl std::fmt::Display for ParseError {
 
 /// The HTTP layer's own ceiling on a request head: `--max-header-bytes`
 /// can be at most this.
-pub const HTTP_HEAD_CEILING_BYTES: usize = 128 * 1024;
+pub(crate) const HTTP_HEAD_CEILING_BYTES: usize = 128 * 1024;
 /// Room for the JSON framing and escaping around a value, in bytes.
-pub const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
+pub(crate) const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
 
 /// kv-store server: a key-value store over HTTP/JSON.
 #[derive(Debug, Clone, StructOpt)]
@@ -360,6 +359,25 @@ impl Config {
         }
     }
 
+    /// Every setting at its default, as `server` with no flags has it when
+    /// no environment variable and no settings file gives one: read from
+    /// nothing but the flags' declarations. What
+    /// [`ServerBuilder::new`](crate::ServerBuilder::new) starts from.
+    pub fn defaults() -> Self {
+        let mut app = Self::clap();
+        // clap 2 reads an option's environment variable when the option is
+        // declared: forget what it read.
+        for opt in &mut app.p.opts {
+            if let Some((_, value)) = &mut opt.v.env {
+                *value = None;
+            }
+        }
+        let matches = app
+            .get_matches_from_safe(["server"])
+            .unwrap_or_else(|e| unreachable!("every flag has a valid default: {e}"));
+        <Self as StructOpt>::from_clap(&matches)
+    }
+
     /// Reads settings from the given arguments (the first is the program name)
     /// and the environment.
     ///
@@ -479,55 +497,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flags_parse_and_defaults_agree_with_the_libraries() {
-        let config = Config::parse_from(["server", "--host", "http://0.0.0.0:0", "--shards", "8"])
-            .expect("valid flags");
-        assert_eq!(config.host.authority(), "0.0.0.0:0");
-        assert_eq!(config.shards, 8);
-        // Each server default is written once, in its flag; those that
-        // mirror a library's own default must agree with it.
-        let defaults = Config::parse_from(["server"]).expect("no flags");
-        assert_eq!(defaults.shards, kv_core::store::DEFAULT_SHARDS);
-        assert_eq!(defaults.limits(), kv_core::Limits::default());
-        assert_eq!(defaults.ring_limits(), kv_pubsub::RingLimits::default());
-        assert_eq!(defaults.max_txn_ops, kv_core::api::DEFAULT_MAX_TXN_OPS);
-        assert_eq!(defaults.host.authority(), DEFAULT_SERVER_HOST);
-    }
-
-    #[test]
-    fn secrets_stay_out_of_debug_output() {
-        let token = Config::parse_from(["server", "--auth-token", "0123456789abcdef"]).unwrap();
-        assert!(!format!("{token:?}").contains("0123456789abcdef"));
-    }
-
-    #[test]
-    fn switches_set_to_nothing_are_refused() {
-        for (flag, name) in [
-            ("--auth-token", "KVSTORE_AUTH_TOKEN"),
-            ("--auth-file", "KVSTORE_AUTH_FILE"),
-            ("--nats-url", "KVSTORE_NATS_HOST"),
-            ("--nats-stream", "KVSTORE_NATS_STREAM"),
-        ] {
-            let err = Config::parse_from(["server", flag, ""])
-                .expect_err(flag)
-                .to_string();
-            assert!(err.contains(name) && err.contains("empty"), "{err}");
-        }
-        let err = Config::parse_from(["server", "--tls-cert", "", "--tls-key", "k.pem"])
-            .expect_err("empty cert path")
-            .to_string();
-        assert!(err.contains("KVSTORE_TLS_CERT"), "{err}");
-    }
-
-    #[test]
-    fn bad_flags_are_refused_with_a_message() {
-        let err = Config::parse_from(["server", "--host", "ftp://x:1"])
-            .expect_err("bad scheme")
-            .to_string();
-        assert!(err.contains("scheme"), "{err}");
-    }
-}
+mod tests;

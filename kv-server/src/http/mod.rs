@@ -37,6 +37,7 @@ macro_rules! route_table {
     ($( $access:ident $pattern:literal as $name:literal { $( $method:ident => $handler:path ),+ $(,)? } )*) => {
         /// Every route with its methods. Tests check the server and the
         /// OpenAPI document against it.
+        #[cfg(test)]
         pub const ROUTES: &[(&str, &[&str])] = &[ $( ($name, &[ $( stringify!($method) ),+ ]) ),* ];
 
         /// The routes' names: `/metrics` labels requests with them.

@@ -6,7 +6,7 @@ pub mod context;
 pub mod watch;
 pub mod watch_outbox;
 
-pub use watch::{WatchSettings, WatchStart, WatcherSlot};
+pub use watch::{WatchSettings, WatchStart};
 
 use std::sync::Arc;
 

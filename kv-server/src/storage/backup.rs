@@ -18,7 +18,7 @@ use crate::storage::snapshot::{load_snapshot, SnapshotEncoder, SnapshotInfo};
 
 /// Every entry of the store at one revision.
 #[derive(Debug)]
-pub struct ConsistentCopy {
+pub(crate) struct ConsistentCopy {
     /// The revision of the copy.
     pub rev: u64,
     /// The entries, in no particular order.
@@ -27,7 +27,7 @@ pub struct ConsistentCopy {
 
 /// Copies the store. Consistent only while no write is applied meanwhile:
 /// run it through [`CommitPipeline::exclusive`](crate::CommitPipeline::exclusive).
-pub fn copy_consistent(store: &Store) -> ConsistentCopy {
+pub(crate) fn copy_consistent(store: &Store) -> ConsistentCopy {
     let mut entries = Vec::with_capacity(store.len());
     store
         .copy_shards(|shard| {
@@ -46,7 +46,7 @@ pub fn copy_consistent(store: &Store) -> ConsistentCopy {
 /// # Errors
 ///
 /// Writing to `out` failed.
-pub fn encode_backup<W: Write>(copy: &ConsistentCopy, out: W) -> io::Result<SnapshotInfo> {
+pub(crate) fn encode_backup<W: Write>(copy: &ConsistentCopy, out: W) -> io::Result<SnapshotInfo> {
     let mut encoder = SnapshotEncoder::new(out, copy.rev);
     for entry in &copy.entries {
         encoder.entry(entry)?;

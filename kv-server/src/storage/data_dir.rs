@@ -15,7 +15,7 @@ const SNAPSHOT_PREFIX: &str = "snapshot-";
 const SNAPSHOT_SUFFIX: &str = ".snap";
 const TMP_SUFFIX: &str = ".tmp";
 /// Where `--repair` moves the bytes it cuts.
-pub const DAMAGED_DIR: &str = "damaged";
+pub(crate) const DAMAGED_DIR: &str = "damaged";
 
 /// An open, locked data directory.
 #[derive(Debug)]
@@ -89,18 +89,18 @@ impl DataDir {
     }
 
     /// The path of the segment whose first revision is `first_rev`.
-    pub fn segment_path(&self, first_rev: u64) -> PathBuf {
+    pub(crate) fn segment_path(&self, first_rev: u64) -> PathBuf {
         self.path.join(format!("{first_rev:020}{SEGMENT_SUFFIX}"))
     }
 
     /// The path of the snapshot that starts at revision `start_rev`.
-    pub fn snapshot_path(&self, start_rev: u64) -> PathBuf {
+    pub(crate) fn snapshot_path(&self, start_rev: u64) -> PathBuf {
         self.path
             .join(format!("{SNAPSHOT_PREFIX}{start_rev:020}{SNAPSHOT_SUFFIX}"))
     }
 
     /// The temporary name a file is written under before it is renamed.
-    pub fn tmp_path(final_path: &Path) -> PathBuf {
+    pub(crate) fn tmp_path(final_path: &Path) -> PathBuf {
         let mut name = final_path.as_os_str().to_owned();
         name.push(TMP_SUFFIX);
         PathBuf::from(name)
@@ -111,7 +111,7 @@ impl DataDir {
     /// # Errors
     ///
     /// The directory cannot be read.
-    pub fn segments(&self) -> Result<Vec<(u64, PathBuf)>> {
+    pub(crate) fn segments(&self) -> Result<Vec<(u64, PathBuf)>> {
         self.list(|name| name.strip_suffix(SEGMENT_SUFFIX))
     }
 
@@ -120,7 +120,7 @@ impl DataDir {
     /// # Errors
     ///
     /// The directory cannot be read.
-    pub fn snapshots(&self) -> Result<Vec<(u64, PathBuf)>> {
+    pub(crate) fn snapshots(&self) -> Result<Vec<(u64, PathBuf)>> {
         self.list(|name| {
             name.strip_prefix(SNAPSHOT_PREFIX)
                 .and_then(|n| n.strip_suffix(SNAPSHOT_SUFFIX))
@@ -155,7 +155,7 @@ impl DataDir {
     /// # Errors
     ///
     /// The directory cannot be read or a file cannot be removed.
-    pub fn remove_leftovers(&self) -> Result<()> {
+    pub(crate) fn remove_leftovers(&self) -> Result<()> {
         let entries = fs::read_dir(&self.path).map_err(StorageError::io(format!(
             "cannot read {}",
             self.path.display()
@@ -179,12 +179,12 @@ impl DataDir {
     /// # Errors
     ///
     /// The sync failed.
-    pub fn sync(&self) -> io::Result<()> {
+    pub(crate) fn sync(&self) -> io::Result<()> {
         File::open(&self.path)?.sync_all()
     }
 
     /// Holds off file deletion (or, for compaction, backups) while the guard lives.
-    pub fn files_guard(&self) -> MutexGuard<'_, ()> {
+    pub(crate) fn files_guard(&self) -> MutexGuard<'_, ()> {
         self.files.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -193,7 +193,12 @@ impl DataDir {
     /// # Errors
     ///
     /// The copy could not be written.
-    pub fn keep_damaged(&self, file: &Path, offset: u64, bytes: &[u8]) -> io::Result<PathBuf> {
+    pub(crate) fn keep_damaged(
+        &self,
+        file: &Path,
+        offset: u64,
+        bytes: &[u8],
+    ) -> io::Result<PathBuf> {
         let dir = self.path.join(DAMAGED_DIR);
         fs::create_dir_all(&dir)?;
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned());

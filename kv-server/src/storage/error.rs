@@ -68,7 +68,7 @@ pub enum StorageError {
 
 impl StorageError {
     /// An [`StorageError::Io`] with its context.
-    pub fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageError {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageError {
         let context = context.into();
         move |cause| StorageError::Io { context, cause }
     }

@@ -19,34 +19,38 @@
 //!
 //! # Layout
 //!
-//! - [`data_dir`]: the directory, its lock, file names and directory fsync.
-//! - [`fsync_policy`]: `always`, `everysec`, `no`.
+//! Public, for tools and benchmarks that work on a data directory (the
+//! server's own use of them is crate-internal): [`DataDir`], [`segment`],
+//! [`snapshot`], [`recovery`], and [`backup`]'s restore.
+//!
+//! - `data_dir`: the directory, its lock, file names and directory fsync.
+//! - `fsync_policy`: `always`, `everysec`, `no`.
 //! - [`segment`]: appending to a segment and scanning one back.
 //! - [`snapshot`]: writing and loading snapshots.
 //! - [`recovery`]: snapshot + log replay at startup, torn tails, `--repair`.
-//! - [`durable_log`]: the [`CommitLog`](crate::CommitLog) on disk: group
-//!   commit, syncing, rotation, and when to compact.
-//! - [`compaction`]: the background snapshot-and-trim.
+//! - `durable_log`: the log on disk behind the commit pipeline
+//!   (`commit_log`): group commit, syncing, rotation, and when to compact.
+//! - `compaction`: the background snapshot-and-trim.
 //! - [`backup`]: a consistent backup stream, and restoring a directory from it.
-//! - [`status`]: what the storage reports to `GET /` (policy, writable, error).
-//! - [`error`]: the error type, [`StorageError`].
+//! - `status`: what the storage reports to `GET /` (policy, writable, error).
+//! - `error`: the error type, [`StorageError`].
 
 pub mod backup;
-pub mod commit_log;
-pub mod compaction;
-pub mod data_dir;
-pub mod durable_log;
-pub mod error;
-pub mod fsync_policy;
+pub(crate) mod commit_log;
+pub(crate) mod compaction;
+pub(crate) mod data_dir;
+pub(crate) mod durable_log;
+pub(crate) mod error;
+pub(crate) mod fsync_policy;
 pub mod recovery;
 pub mod segment;
 pub mod snapshot;
-pub mod status;
+pub(crate) mod status;
 #[cfg(test)]
 mod tests;
 
 pub use data_dir::DataDir;
-pub use durable_log::DurableLog;
-pub use error::StorageError;
+pub(crate) use durable_log::DurableLog;
+pub use error::{Result, StorageError};
 pub use fsync_policy::FsyncPolicy;
-pub use status::StorageStatus;
+pub(crate) use status::StorageStatus;

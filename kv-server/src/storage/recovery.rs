@@ -66,7 +66,7 @@ pub fn recover(dir: &DataDir, writer: &mut StoreWriter, repair: bool) -> Result<
     }
     let log_bytes = kept.iter().map(|(_, _, len)| len).sum();
     let segment = match kept.pop() {
-        Some((first_rev, path, len)) => SegmentWriter::open(&path, first_rev, len)
+        Some((_, path, len)) => SegmentWriter::open(&path, len)
             .map_err(StorageError::io(format!("cannot open {}", path.display())))?,
         None => SegmentWriter::create(dir, revision + 1)
             .map_err(StorageError::io("cannot create a log segment"))?,

@@ -25,7 +25,6 @@ use crate::storage::data_dir::DataDir;
 pub struct SegmentWriter {
     file: Arc<File>,
     path: PathBuf,
-    first_rev: u64,
     /// Bytes of header and records.
     len: u64,
     /// The file's size: zeros from `len` up to here.
@@ -36,7 +35,7 @@ pub struct SegmentWriter {
 }
 
 /// How far ahead of the write position the file is zero-filled, at most.
-pub const PREZERO_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const PREZERO_BYTES: u64 = 4 * 1024 * 1024;
 /// Zeros written per call while filling.
 static ZERO_CHUNK: [u8; 64 * 1024] = [0; 64 * 1024];
 
@@ -60,7 +59,6 @@ impl SegmentWriter {
         Ok(Self {
             file: Arc::new(file),
             path,
-            first_rev,
             len: FILE_HEADER_LEN as u64,
             zeroed_to: FILE_HEADER_LEN as u64,
             prezero: PREZERO_BYTES,
@@ -73,13 +71,12 @@ impl SegmentWriter {
     /// # Errors
     ///
     /// The file cannot be opened.
-    pub fn open(path: &Path, first_rev: u64, len: u64) -> io::Result<Self> {
+    pub(crate) fn open(path: &Path, len: u64) -> io::Result<Self> {
         let file = OpenOptions::new().write(true).open(path)?;
         let zeroed_to = file.metadata()?.len().max(len);
         Ok(Self {
             file: Arc::new(file),
             path: path.to_owned(),
-            first_rev,
             len,
             zeroed_to,
             prezero: PREZERO_BYTES,
@@ -127,7 +124,7 @@ impl SegmentWriter {
 
     /// Fills at most `bytes` ahead of the write position (the segment size
     /// caps it, so small segments stay small on disk).
-    pub fn limit_prezero(&mut self, bytes: u64) {
+    pub(crate) fn limit_prezero(&mut self, bytes: u64) {
         self.prezero = self.prezero.min(bytes);
     }
 
@@ -149,12 +146,12 @@ impl SegmentWriter {
     /// # Errors
     ///
     /// The sync failed: the data since the last good sync may not be on disk.
-    pub fn sync(&self) -> io::Result<()> {
+    pub(crate) fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
     }
 
     /// A shared handle on the file, for a background syncer.
-    pub fn file(&self) -> Arc<File> {
+    pub(crate) fn file(&self) -> Arc<File> {
         Arc::clone(&self.file)
     }
 
@@ -163,25 +160,20 @@ impl SegmentWriter {
         &self.path
     }
 
-    /// The first revision this segment holds (or will hold).
-    pub fn first_rev(&self) -> u64 {
-        self.first_rev
-    }
-
     /// Its length in bytes.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
     }
 
     /// Whether it holds no record yet.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len <= FILE_HEADER_LEN as u64
     }
 }
 
 /// How a scan of a segment ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScanEnd {
+pub(crate) enum ScanEnd {
     /// Every byte belongs to a valid record.
     Clean,
     /// Valid records, then only zeros: the zero-filled space ahead of the
@@ -208,7 +200,11 @@ pub enum ScanEnd {
 
 /// Scans a segment's bytes, calling `visit(record, frame_bytes)` for each
 /// valid record in order. Revisions must run from `first_rev` up by one.
-pub fn scan(bytes: &[u8], first_rev: u64, mut visit: impl FnMut(LogRecord, &[u8])) -> ScanEnd {
+pub(crate) fn scan(
+    bytes: &[u8],
+    first_rev: u64,
+    mut visit: impl FnMut(LogRecord, &[u8]),
+) -> ScanEnd {
     if bytes.len() < FILE_HEADER_LEN {
         // A crash right after the file was created, before its header was
         // synced: it never held a record.

@@ -30,7 +30,7 @@ pub struct SnapshotInfo {
 
 /// Encodes a snapshot to a writer, one entry at a time.
 #[derive(Debug)]
-pub struct SnapshotEncoder<W: Write> {
+pub(crate) struct SnapshotEncoder<W: Write> {
     out: W,
     buf: Vec<u8>,
     start_rev: u64,
@@ -102,7 +102,7 @@ impl<W: Write> SnapshotEncoder<W> {
 /// # Errors
 ///
 /// Writing to `out` failed.
-pub fn write_snapshot_to<W: Write>(
+pub(crate) fn write_snapshot_to<W: Write>(
     out: W,
     store: &Store,
     start_rev: u64,
@@ -148,7 +148,7 @@ pub fn write_snapshot_file(
 /// # Errors
 ///
 /// [`StorageError::Corrupt`] naming `path` and the offset.
-pub fn check_snapshot(bytes: &[u8], path: &Path) -> Result<usize> {
+pub(crate) fn check_snapshot(bytes: &[u8], path: &Path) -> Result<usize> {
     let corrupt = |offset: usize, detail: String| StorageError::Corrupt {
         file: path.to_owned(),
         offset: offset as u64,
@@ -192,7 +192,11 @@ pub fn check_snapshot(bytes: &[u8], path: &Path) -> Result<usize> {
 /// # Errors
 ///
 /// [`StorageError::Corrupt`] if an item does not decode.
-pub fn load_snapshot(bytes: &[u8], path: &Path, writer: &mut StoreWriter) -> Result<SnapshotInfo> {
+pub(crate) fn load_snapshot(
+    bytes: &[u8],
+    path: &Path,
+    writer: &mut StoreWriter,
+) -> Result<SnapshotInfo> {
     let len = check_snapshot(bytes, path)?;
     let mut offset = FILE_HEADER_LEN;
     let mut info = SnapshotInfo {

@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod disk_full;
 mod durability;
+mod embedded;
 mod feed_support;
 mod http_limits;
 mod kv_v1;

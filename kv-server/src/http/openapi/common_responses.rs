@@ -277,7 +277,8 @@ mod tests {
     use crate::http::{configure, ROUTES};
     use crate::observe::metrics::Metrics;
     use crate::service::context::ServerContext;
-    use crate::{Config, Service};
+    use crate::service::Service;
+    use crate::Config;
 
     const TOKEN: &str = "root-token-0123456789";
 

@@ -24,6 +24,7 @@ use kv_core::api::{
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::config::Config;
 use crate::http::console::CONSOLE_ROUTES;
 use crate::http::schemas::txn::ImportRecord;
 use crate::http::schemas::{self, Binary, IdempotencyKeyText};
@@ -118,6 +119,18 @@ pub fn document(tokens_configured: bool, replicated: bool) -> String {
         .unwrap_or_else(|e| unreachable!("the OpenAPI document always serializes: {e}"))
 }
 
+/// The OpenAPI document (pretty JSON) that a server with `config` serves
+/// at `GET /openapi.json`: which operations need a token is decided, as
+/// everywhere, from the tokens `config` loads. `server openapi` prints it.
+///
+/// # Errors
+///
+/// The tokens cannot be loaded (see [`Config::auth_file`]).
+pub fn openapi_document(config: &Config) -> Result<String, String> {
+    let auth = crate::auth::from_config(config)?;
+    Ok(document(auth.enabled(), config.cluster.is_some()))
+}
+
 /// `GET /openapi.json`.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This document",
@@ -134,7 +147,8 @@ mod tests {
     use crate::http::{configure, ROUTES};
     use crate::observe::metrics::Metrics;
     use crate::service::context::ServerContext;
-    use crate::{Config, Service};
+    use crate::service::Service;
+    use crate::Config;
     use actix_web::http::Method;
     use actix_web::{test as actix_test, web, App};
 
