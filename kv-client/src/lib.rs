@@ -1,10 +1,15 @@
 //! kv-store's client: a typed, blocking library on ureq, and the `client`
 //! command line built on it.
 //!
-//! ```no_run
+//! ```
 //! use kv_client::KvClient;
 //!
-//! let client = KvClient::new(&"127.0.0.1:8000".parse()?);
+//! # let server = kv_server::ServerBuilder::new().start()?;
+//! # let addr = server.url();
+//! # /*
+//! let addr = "127.0.0.1:8000";
+//! # */
+//! let client = KvClient::new(&addr.parse()?);
 //! client.set("greeting", "hello")?;
 //! assert_eq!(client.get("greeting")?.inserted_val.as_deref(), Some("hello"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -17,23 +22,28 @@
 //! - [`error`]: [`ClientError`], which separates an unreachable server from
 //!   an error answer.
 //! - [`watch`]: reading the watch stream (Server-Sent Events).
-//! - [`cli`]: the command-line options (the only file that uses structopt).
-//! - [`cmd`]: runs a parsed command line and prints its result, one file
-//!   per subcommand.
-//! - [`exit`]: exit codes, and which failure gets which.
-//! - [`human`]: numbers as people read them (`1,234 keys`, `46,305/s`).
-//! - [`bench`](mod@bench): `client bench`, the load generator and its report
-//!   (with its own HTTP transport, there for measured speed).
+//!
+//! The `client` binary's own modules are public for the binary only and
+//! hidden from these docs (not a stable API): `cli`, the command-line
+//! options (the only file that uses structopt); `cmd`, one file per
+//! subcommand; `exit`, the exit codes; `human`, numbers as people read
+//! them; `bench`, `client bench` with its own HTTP transport.
 #![deny(missing_docs)]
 
+#[doc(hidden)]
 pub mod bench;
+#[doc(hidden)]
 pub mod cli;
 pub mod client;
+#[doc(hidden)]
 pub mod cmd;
 pub mod error;
+#[doc(hidden)]
 pub mod exit;
+#[doc(hidden)]
 pub mod human;
 pub mod watch;
 
-pub use client::{ClientOptions, KvClient};
+pub use client::{ClientOptions, Download, KvClient};
 pub use error::{ClientError, Result};
+pub use watch::{WatchItem, WatchParams, WatchStream};

@@ -170,6 +170,27 @@ impl Entry {
     }
 
     /// Whether the entry has expired at `now` (milliseconds since the epoch).
+    ///
+    /// ```
+    /// use kv_core::{Command, Limits, Store};
+    ///
+    /// let (store, mut writer) = Store::new(16, Limits::default())?;
+    /// let now = 1_000;
+    /// let session = Command::Set {
+    ///     key: "session".into(),
+    ///     value: b"token".to_vec(),
+    ///     content_type: None,
+    ///     expires_at: Some(now + 30_000), // 30 s from now
+    ///     condition: Default::default(),
+    /// };
+    /// writer.apply(&writer.prepare([session], now));
+    /// let entry = store.get("session", now)?.expect("alive");
+    /// assert!(!entry.is_expired(now + 29_999) && entry.is_expired(now + 30_000));
+    /// // Reads at a later time no longer see it, even before the expiry
+    /// // is committed (the server's expiry scheduler commits it).
+    /// assert!(store.get("session", now + 30_000)?.is_none());
+    /// # Ok::<(), kv_core::CoreError>(())
+    /// ```
     pub fn is_expired(&self, now: u64) -> bool {
         self.expires_at().is_some_and(|at| at <= now)
     }

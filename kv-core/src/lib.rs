@@ -36,7 +36,7 @@ pub mod store;
 pub mod txn;
 pub mod value_text;
 
-pub use command::{Change, ChangeKind, Command, Outcome};
+pub use command::{Change, ChangeKind, Command, Condition, Outcome};
 pub use entry::{Entry, Meta};
 pub use error::{CoreError, Result};
 pub use limits::Limits;

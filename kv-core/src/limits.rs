@@ -12,6 +12,15 @@ pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 1024 * 1024;
 
 /// The limits every key and value is checked against before it is stored.
+///
+/// ```
+/// use kv_core::{CoreError, Limits};
+///
+/// let limits = Limits { max_key_bytes: 8, ..Limits::default() };
+/// assert!(limits.check_key("short").is_ok());
+/// assert!(matches!(limits.check_key("much-too-long"), Err(CoreError::KeyTooLong { .. })));
+/// assert!(matches!(limits.check_key(""), Err(CoreError::EmptyKey)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Maximum key length in bytes (UTF-8 encoded).

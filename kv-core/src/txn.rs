@@ -133,6 +133,41 @@ impl TxnOp {
 }
 
 /// A transaction: if every comparison holds, `success` runs, else `failure`.
+///
+/// Evaluated by [`StoreWriter::prepare`](crate::StoreWriter::prepare) as
+/// [`Command::Txn`](crate::Command::Txn): all its changes share one
+/// revision, or none is made.
+///
+/// ```
+/// use kv_core::txn::{Compare, CompareOp, CompareTarget, Txn, TxnOp, TxnResult};
+/// use kv_core::{Command, Limits, Outcome, Store};
+///
+/// let (store, mut writer) = Store::new(16, Limits::default())?;
+/// // Create the key only if it does not exist; otherwise read it.
+/// let create_once = || Txn {
+///     compare: vec![Compare {
+///         key: "leader".into(),
+///         target: CompareTarget::Exists(false),
+///         op: CompareOp::Eq,
+///     }],
+///     success: vec![TxnOp::Put {
+///         key: "leader".into(),
+///         value: b"node-1".to_vec(),
+///         content_type: None,
+///         expires_at: None,
+///     }],
+///     failure: vec![TxnOp::Get { key: "leader".into() }],
+/// };
+/// let batch = writer.prepare([Command::Txn(create_once()), Command::Txn(create_once())], 0);
+/// writer.apply(&batch);
+/// let Ok(Outcome::Txn { succeeded: true, rev, .. }) = &batch.outcomes[0] else { panic!() };
+/// assert_eq!(*rev, 1);
+/// let Ok(Outcome::Txn { succeeded: false, results, .. }) = &batch.outcomes[1] else { panic!() };
+/// let TxnResult::Get { entry: Some(entry), .. } = &results[0] else { panic!() };
+/// assert_eq!(entry.value(), b"node-1");
+/// assert_eq!(store.revision(), 1); // the failed branch only read
+/// # Ok::<(), kv_core::CoreError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Txn {
     /// The comparisons, all of which must hold.

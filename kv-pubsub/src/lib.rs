@@ -105,6 +105,28 @@ impl FeedStats {
 }
 
 /// The default feed: the in-process hub alone.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use kv_core::{Command, Limits, Store};
+/// use kv_pubsub::{in_process, RingLimits};
+///
+/// let feed = in_process(RingLimits::default(), 0);
+/// let mut watcher = feed.subscribe(None)?; // only what comes next
+///
+/// let (_store, mut writer) = Store::new(16, Limits::default())?;
+/// let batch = writer.prepare([Command::set("k", "v"), Command::rm("k")], 0);
+/// writer.apply(&batch);
+/// feed.publish(&batch.changes);
+///
+/// assert!(watcher.wait(Duration::from_secs(1)));
+/// let mut events = Vec::new();
+/// watcher.read(100, usize::MAX, &mut events)?;
+/// let ops: Vec<_> = events.iter().map(|e| (e.rev, e.op.as_str())).collect();
+/// assert_eq!(ops, [(1, "set"), (2, "rm")]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn in_process(limits: RingLimits, last_rev: u64) -> Arc<dyn Feed> {
     Arc::new(Hub::new(limits, last_rev))
 }

@@ -31,6 +31,17 @@ impl KvClient {
     /// `GET /v1/snapshot`: streams a consistent backup of the whole store
     /// into `out`. Returns the backup's revision and its size in bytes.
     ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// client.set("greeting", "hello")?;
+    /// let mut file = Vec::new(); // or a std::fs::File
+    /// let (rev, bytes) = client.backup(&mut file)?;
+    /// assert_eq!(bytes, file.len() as u64);
+    /// assert!(rev >= 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`ClientError`]; a download cut short is [`ClientError::Protocol`].
@@ -48,6 +59,26 @@ impl KvClient {
     /// in key order, as NDJSON (one [`ExportRecord`](kv_core::api::ExportRecord)
     /// per line), to read from the returned body.
     ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// use std::io::Read;
+    ///
+    /// client.set("app/a", "1")?;
+    /// client.set("app/b", "2")?;
+    /// let mut export = client.export("app/")?;
+    /// let mut ndjson = String::new();
+    /// export.body.read_to_string(&mut ndjson)?;
+    /// assert_eq!(ndjson.lines().count(), 2);
+    /// // Load the same records into another server.
+    /// # let other_server = kv_server::ServerBuilder::new().start()?;
+    /// # let other = kv_client::KvClient::new(&other_server.url().parse()?);
+    /// let imported = other.import(&mut ndjson.as_bytes())?;
+    /// assert_eq!(imported.imported, 2);
+    /// assert_eq!(other.get("app/b")?.inserted_val.as_deref(), Some("2"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`ClientError`].
@@ -59,6 +90,18 @@ impl KvClient {
     /// `POST /v1/import`: sends the NDJSON records read from `records`; the
     /// server stores each chunk of up to 1024 consecutive records
     /// atomically and skips those whose expiry has passed.
+    ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// let records = concat!(
+    ///     r#"{"key":"a","value":"1"}"#, "\n",
+    ///     r#"{"key":"b","value":"/wA=","encoding":"base64","content_type":"application/octet-stream"}"#, "\n",
+    /// );
+    /// let answer = client.import(&mut records.as_bytes())?;
+    /// assert_eq!(answer.imported, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///

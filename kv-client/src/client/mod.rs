@@ -170,6 +170,14 @@ impl KvClient {
 
     /// `GET /`: whether the server is up.
     ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// let health = client.health()?;
+    /// assert!(health.up && health.writable);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`ClientError`].
@@ -180,6 +188,16 @@ impl KvClient {
 
     /// `POST /set`: stores `val` under `key`; the answer carries the value it
     /// replaced.
+    ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// let first = client.set("greeting", "hello")?;
+    /// assert!(first.inserted && first.ejected_val.is_none());
+    /// let second = client.set("greeting", "hi")?;
+    /// assert_eq!(second.ejected_val.as_deref(), Some("hello"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -198,6 +216,15 @@ impl KvClient {
     /// every `get`, `entry` and `list` answers only once its server has
     /// applied everything committed before the read (`consistent=true`). A
     /// single node's reads always are.
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// let reader = client.clone().consistent();
+    /// client.set("config/mode", "fast")?;
+    /// assert_eq!(reader.get("config/mode")?.inserted_val.as_deref(), Some("fast"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     pub fn consistent(mut self) -> Self {
         self.consistent = true;
         self
@@ -214,6 +241,15 @@ impl KvClient {
 
     /// `GET /get?key=`: the value of `key`; `found` is false when it is missing.
     ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// assert!(!client.get("greeting")?.found);
+    /// client.set("greeting", "hello")?;
+    /// assert_eq!(client.get("greeting")?.inserted_val.as_deref(), Some("hello"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`ClientError`].
@@ -223,6 +259,17 @@ impl KvClient {
     }
 
     /// `DELETE /rm`: removes `key`; `found` is false when it was missing.
+    ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// client.set("greeting", "hello")?;
+    /// let removed = client.rm("greeting")?;
+    /// assert!(removed.found && removed.removed);
+    /// assert_eq!(removed.ejected_val.as_deref(), Some("hello"));
+    /// assert!(!client.rm("greeting")?.found);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -241,6 +288,24 @@ impl KvClient {
     /// `PUT /v1/kv/{key}`: stores `value` (any bytes) with an optional
     /// content type and time to live (`30s`, `1500ms`, …), if `condition`
     /// holds.
+    ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// use kv_client::ClientError;
+    /// use kv_core::command::Condition;
+    ///
+    /// // Create only if absent, with a content type and a time to live.
+    /// let created = client.put("jobs/1", b"{}", Some("application/json"), Some("1h"), Condition::Absent)?;
+    /// assert!(created.created);
+    /// // Replace only if nobody changed it since (compare-and-swap on the revision).
+    /// let updated = client.put("jobs/1", b"{\"done\":true}", None, None, Condition::ModRev(created.rev))?;
+    /// // The old revision no longer matches: refused, nothing written.
+    /// let stale = client.put("jobs/1", b"{}", None, None, Condition::ModRev(created.rev));
+    /// assert!(matches!(stale, Err(ClientError::ConditionFailed { .. })));
+    /// assert!(updated.rev > created.rev);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -272,6 +337,18 @@ impl KvClient {
     /// `GET /v1/kv/{key}` as JSON: the entry with its metadata, or `None`
     /// when the key does not exist.
     ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// client.put("bin/blob", &[0xff, 0x00], None, None, Default::default())?;
+    /// let entry = client.entry("bin/blob")?.expect("just written");
+    /// // Bytes that are not UTF-8 come as base64, and say so.
+    /// assert_eq!((entry.value.as_str(), entry.encoding.as_str()), ("/wA=", "base64"));
+    /// assert_eq!(entry.create_rev, entry.mod_rev);
+    /// assert!(client.entry("missing")?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`ClientError`].
@@ -283,6 +360,18 @@ impl KvClient {
 
     /// `DELETE /v1/kv/{key}` if `condition` holds; `None` when the key did
     /// not exist.
+    ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// use kv_core::command::Condition;
+    ///
+    /// let put = client.put("lock", b"me", None, None, Condition::Absent)?;
+    /// // Release the lock only if it is still the one we took.
+    /// assert!(client.delete("lock", Condition::ModRev(put.rev))?.is_some());
+    /// assert!(client.delete("lock", Condition::Always)?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -299,6 +388,26 @@ impl KvClient {
 
     /// `GET /v1/kv?prefix=`: one page of keys after `start_after`, in
     /// order; follow `next` for the rest.
+    ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// for n in 0..5 {
+    ///     client.set(&format!("users/{n}"), "x")?;
+    /// }
+    /// let mut keys = Vec::new();
+    /// let mut after = None;
+    /// loop {
+    ///     let page = client.list("users/", after.as_deref(), Some(2), true)?;
+    ///     keys.extend(page.entries.into_iter().map(|entry| entry.key));
+    ///     match page.next {
+    ///         Some(next) => after = Some(next),
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(keys, ["users/0", "users/1", "users/2", "users/3", "users/4"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -327,6 +436,17 @@ impl KvClient {
     /// `DELETE /v1/kv?prefix=`: removes every key under `prefix` (`all`
     /// is required for an empty prefix).
     ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// client.set("tmp/a", "1")?;
+    /// client.set("tmp/b", "2")?;
+    /// client.set("keep", "3")?;
+    /// assert_eq!(client.delete_prefix("tmp/", false)?.deleted, 2);
+    /// assert!(client.get("keep")?.found);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`ClientError`].
@@ -341,6 +461,23 @@ impl KvClient {
 
     /// `POST /v1/txn` with a transaction given as JSON.
     ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// client.set("stock", "10")?;
+    /// let rev = client.entry("stock")?.expect("just set").mod_rev;
+    /// // Take one from stock, if nobody changed it meanwhile, and record the order.
+    /// let answer = client.txn(&serde_json::json!({
+    ///     "compare": [{"key": "stock", "target": "mod_rev", "op": "==", "value": rev}],
+    ///     "success": [{"put": {"key": "stock", "value": "9"}},
+    ///                 {"put": {"key": "orders/1", "value": "1"}}],
+    ///     "failure": [{"get": {"key": "stock"}}],
+    /// }))?;
+    /// assert!(answer.succeeded);
+    /// assert_eq!(client.get("stock")?.inserted_val.as_deref(), Some("9"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`ClientError`].
@@ -352,6 +489,29 @@ impl KvClient {
     /// `GET /v1/watch`: a stream of changes from revision `from`
     /// (inclusive; only new changes when `None`). The request has no
     /// overall time limit.
+    ///
+    /// ```
+    /// # let server = kv_server::ServerBuilder::new().start()?;
+    /// # let client = kv_client::KvClient::new(&server.url().parse()?);
+    /// use kv_client::watch::{WatchItem, WatchParams};
+    ///
+    /// let first = client.put("jobs/1", b"queued", None, None, Default::default())?;
+    /// client.set("other", "x")?;
+    /// client.set("jobs/1", "running")?;
+    /// // Everything under jobs/ since the first write, as it happened.
+    /// let params = WatchParams { prefix: Some("jobs/".into()), ..Default::default() };
+    /// let mut seen = Vec::new();
+    /// for item in client.watch(&params, Some(first.rev))? {
+    ///     if let WatchItem::Event(event) = item? {
+    ///         seen.push(event.val.unwrap_or_default());
+    ///         if seen.len() == 2 {
+    ///             break;
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(seen, ["queued", "running"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -81,6 +81,32 @@ pub struct ListPage {
 impl Store {
     /// One page of the keys matching `query`, in key order, leaving out
     /// those expired at `now` (milliseconds since the epoch).
+    ///
+    /// ```
+    /// use kv_core::store::listing::{ListItem, ListQuery};
+    /// use kv_core::{Command, Limits, Store};
+    ///
+    /// let (store, mut writer) = Store::new(16, Limits::default())?;
+    /// let keys = ["app/a", "app/b", "app/cfg/x", "app/cfg/y", "other"];
+    /// writer.apply(&writer.prepare(keys.map(|k| Command::set(k, "v")), 0));
+    ///
+    /// // Like a directory listing: keys under app/, folders rolled up at '/'.
+    /// let query = ListQuery {
+    ///     prefix: "app/".into(),
+    ///     limit: 2,
+    ///     max_bytes: usize::MAX,
+    ///     delimiter: Some('/'),
+    ///     ..ListQuery::default()
+    /// };
+    /// let first = store.list(&query, 0);
+    /// let names: Vec<String> = first.items.iter().map(ListItem::key_or_prefix).collect();
+    /// assert_eq!(names, ["app/a", "app/b"]);
+    /// // The next page starts after the last item of this one.
+    /// let second = store.list(&ListQuery { start_after: first.next, ..query }, 0);
+    /// assert!(matches!(&second.items[..], [ListItem::Prefix(p)] if p == "app/cfg/"));
+    /// assert_eq!(second.next, None);
+    /// # Ok::<(), kv_core::CoreError>(())
+    /// ```
     pub fn list(&self, query: &ListQuery, now: u64) -> ListPage {
         let rev = self.revision();
         let limit = query.limit.max(1);

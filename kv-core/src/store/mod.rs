@@ -48,6 +48,27 @@ pub const DEFAULT_SHARDS: usize = 64;
 pub const MAX_SHARDS: usize = 65536;
 
 /// A read handle on the store. Cheap to clone; every clone sees the same data.
+///
+/// ```
+/// use kv_core::{Command, Limits, Outcome, Store};
+///
+/// let (store, mut writer) = Store::new(16, Limits::default())?;
+/// let now = 1_700_000_000_000; // the caller's clock, in ms since the epoch
+///
+/// // Writes: prepare a batch (nothing visible yet), then apply it.
+/// let batch = writer.prepare([Command::set("greeting", "hello"), Command::set("n", "1")], now);
+/// writer.apply(&batch);
+/// assert_eq!(store.revision(), 2);
+/// assert!(matches!(batch.outcomes[0], Ok(Outcome::Set { rev: 1, prev: None })));
+///
+/// // Reads, from any thread, through any clone of the handle.
+/// let reader = store.clone();
+/// let entry = std::thread::spawn(move || reader.get("greeting", now)).join().unwrap()?;
+/// let entry = entry.expect("just written");
+/// assert_eq!(entry.value(), b"hello");
+/// assert_eq!((entry.create_rev(), entry.mod_rev(), entry.version()), (1, 1, 1));
+/// # Ok::<(), kv_core::CoreError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) state: Arc<StoreState>,

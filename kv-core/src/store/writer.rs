@@ -47,6 +47,34 @@ impl StoreWriter {
     ///
     /// A command that fails validation gets an `Err` outcome and no revision;
     /// the others are unaffected.
+    ///
+    /// Conditions make compare-and-set: here a set conditioned on the
+    /// revision read fails once someone else wrote the key.
+    ///
+    /// ```
+    /// use kv_core::command::Condition;
+    /// use kv_core::{Command, CoreError, Limits, Store};
+    ///
+    /// let (store, mut writer) = Store::new(16, Limits::default())?;
+    /// let now = 0;
+    /// writer.apply(&writer.prepare([Command::set("stock", "10")], now));
+    /// let read = store.get("stock", now)?.expect("set").mod_rev();
+    ///
+    /// let swap = |value: &str| Command::Set {
+    ///     key: "stock".into(),
+    ///     value: value.into(),
+    ///     content_type: None,
+    ///     expires_at: None,
+    ///     condition: Condition::ModRev(read),
+    /// };
+    /// // Both commands were written against the same read: the first wins.
+    /// let batch = writer.prepare([swap("9"), swap("8")], now);
+    /// writer.apply(&batch);
+    /// assert!(batch.outcomes[0].is_ok());
+    /// assert!(matches!(batch.outcomes[1], Err(CoreError::ConditionFailed { .. })));
+    /// assert_eq!(store.get("stock", now)?.unwrap().value(), b"9");
+    /// # Ok::<(), CoreError>(())
+    /// ```
     pub fn prepare(&self, commands: impl IntoIterator<Item = Command>, now: u64) -> Batch {
         let commands = commands.into_iter();
         let expected = commands.size_hint().0;
