@@ -3,6 +3,7 @@
 //! processes started with `--cluster`, over HTTP. One test binary, a module
 //! per property.
 
+mod bulk;
 mod chaos;
 mod convergence;
 mod join;
