@@ -33,7 +33,7 @@ const RETRY_TICK: Duration = Duration::from_millis(20);
 /// How long shutdown waits for the proposals on their way.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// Messages on their way to the log at most; then the writer waits, and
-/// gathers. Measured with bench/cluster.sh (see the README's figures).
+/// gathers. Measured with bench/cluster.sh (see docs/performance.md, Replicated mode).
 const MAX_UNACKNOWLEDGED: usize = 4;
 
 fn lock(pending: &Mutex<Pending>) -> MutexGuard<'_, Pending> {

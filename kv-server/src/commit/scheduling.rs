@@ -9,7 +9,7 @@
 //! let a batch thread preempt others when it wakes, while the writer
 //! (`SCHED_OTHER`) still preempts a worker when its sync completes. The
 //! workers' share of the CPU is unchanged; only the order of turns is.
-//! No privilege is needed. Measured in the README's Performance section;
+//! No privilege is needed. Measured in bench/NOTES.md (the HTTP workers under SCHED_BATCH);
 //! `--worker-scheduling normal` turns it off.
 
 use std::fmt;

@@ -243,7 +243,7 @@ pub struct Config {
     pub auth_token: Option<Secret>,
 
     /// A JSON file of bearer tokens, each with read / write / watch rights
-    /// on key prefixes (see the README, Security).
+    /// on key prefixes (see docs/operations.md, Tokens).
     #[structopt(long, env = "KVSTORE_AUTH_FILE", parse(from_os_str))]
     pub auth_file: Option<PathBuf>,
 

@@ -17,7 +17,7 @@ use crate::http::schemas::{component, string};
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: no token needed (README, Security).
+    /// Anyone: no token needed (docs/operations.md, Tokens).
     Open,
     /// Any valid token, whatever its rights.
     AnyToken,
@@ -99,7 +99,7 @@ fn shared_responses() -> [(&'static str, Response); 5] {
             "Forbidden",
             error(
                 "The token lacks the right this request needs on its keys (`forbidden`; see \
-                 README, Security)",
+                 docs/operations.md, Tokens)",
             )
             .build(),
         ),
