@@ -23,6 +23,7 @@
 //!   `u64` entry count and `u64 end_rev`.
 //! - A batch of commands (replicated mode's log): see [`commands`].
 
+mod command_bytes;
 pub mod commands;
 
 use crate::command::{Change, ChangeKind};

@@ -4,6 +4,9 @@
 //!
 //! - [`feed`]: [`NatsFeed`] mirrors the hub to the subjects `set`, `rm` and
 //!   `expire`; [`subscribe`] reads them back.
+//! - `publisher`: the thread behind a [`NatsFeed`]: connects, publishes
+//!   the hub's events, confirms them with flushes and resends after an
+//!   outage.
 //! - [`jetstream`]: [`JetStreamLog`], the replicated log of replicated mode
 //!   on a JetStream stream ([`crate::replicated::ReplicatedLog`]).
 //! - [`object_snapshots`]: [`ObjectSnapshots`], replicas' shared snapshot
@@ -16,6 +19,7 @@
 pub mod feed;
 pub mod jetstream;
 pub mod object_snapshots;
+mod publisher;
 mod replies;
 
 pub use feed::{
