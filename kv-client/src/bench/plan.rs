@@ -26,7 +26,7 @@ pub(crate) struct Plan {
     /// every key is visited once per `keys` requests, in a scattered order.
     stride: u64,
     /// The target of a key without the key's number: `/get?key=bench:`
-    /// (seed) or `/v1/kv/bench%3A` (v1; the number needs no encoding).
+    /// (basic) or `/v1/kv/bench%3A` (v1; the number needs no encoding).
     key_target: String,
 }
 
@@ -80,13 +80,13 @@ impl Plan {
     /// The method and target of a set on `key`.
     pub(crate) fn set_route(&self, key: u64) -> (&'static str, SetTarget<'_>) {
         match self.api {
-            Api::Basic => ("POST", SetTarget::Seed),
+            Api::Basic => ("POST", SetTarget::Basic),
             Api::V1 => ("PUT", SetTarget::Key(self.key_target(key))),
         }
     }
 
     /// Replaces `out` with the body of a set on `key`: JSON
-    /// `{"key","val"}` (seed) or the value's bytes (v1).
+    /// `{"key","val"}` (basic) or the value's bytes (v1).
     pub(crate) fn set_body(&self, out: &mut Vec<u8>, key: u64) {
         out.clear();
         match self.api {
@@ -144,7 +144,7 @@ impl fmt::Display for KeyTarget<'_> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum SetTarget<'a> {
     /// `/set`.
-    Seed,
+    Basic,
     /// The key's own route.
     Key(KeyTarget<'a>),
 }
@@ -152,7 +152,7 @@ pub(crate) enum SetTarget<'a> {
 impl fmt::Display for SetTarget<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SetTarget::Seed => f.write_str("/set"),
+            SetTarget::Basic => f.write_str("/set"),
             SetTarget::Key(target) => target.fmt(f),
         }
     }
@@ -278,16 +278,19 @@ mod tests {
 
     #[test]
     fn targets_are_the_routes_of_the_key() {
-        let seed = plan(Api::Basic, Workload::Get, 0, 3);
+        let basic = plan(Api::Basic, Workload::Get, 0, 3);
         let v1 = plan(Api::V1, Workload::Get, 0, 3);
         for key in [0, 1, 42, 12_345_678, 123_456_789] {
             let name = key_name(key);
-            assert_eq!(seed.key_target(key).to_string(), format!("/get?key={name}"));
+            assert_eq!(
+                basic.key_target(key).to_string(),
+                format!("/get?key={name}")
+            );
             assert_eq!(v1.key_target(key).to_string(), key_path(&name));
             assert_eq!(KeyName(key).to_string(), name);
         }
-        assert_eq!(seed.set_route(7).0, "POST");
-        assert_eq!(seed.set_route(7).1.to_string(), "/set");
+        assert_eq!(basic.set_route(7).0, "POST");
+        assert_eq!(basic.set_route(7).1.to_string(), "/set");
         assert_eq!(v1.set_route(7).0, "PUT");
         assert_eq!(v1.set_route(7).1.to_string(), "/v1/kv/bench%3A00000007");
     }
@@ -303,8 +306,8 @@ mod tests {
 
     #[test]
     fn answers_are_judged_by_status_and_body() {
-        let seed = plan(Api::Basic, Workload::Mixed, 50, 10);
-        let found = seed.judge(Op::Get, 200, 0, br#"{"found":true}"#);
+        let basic = plan(Api::Basic, Workload::Mixed, 50, 10);
+        let found = basic.judge(Op::Get, 200, 0, br#"{"found":true}"#);
         assert_eq!(
             found,
             Ok(Answer {
@@ -312,9 +315,9 @@ mod tests {
                 bytes: 14
             })
         );
-        let missing = seed.judge(Op::Get, 200, 0, br#"{"found":false}"#);
+        let missing = basic.judge(Op::Get, 200, 0, br#"{"found":false}"#);
         assert!(!missing.expect("an answer").found);
-        let refused = seed.judge(
+        let refused = basic.judge(
             Op::Set,
             401,
             40,
@@ -324,7 +327,8 @@ mod tests {
         assert_eq!(fault.kind, "401 unauthorized");
         assert_eq!(fault.detail, "401 unauthorized: no token");
         assert_eq!(
-            seed.judge(Op::Get, 502, 0, b"bad gateway")
+            basic
+                .judge(Op::Get, 502, 0, b"bad gateway")
                 .expect_err("x")
                 .kind,
             "502"

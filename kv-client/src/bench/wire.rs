@@ -332,15 +332,15 @@ mod tests {
     #[test]
     fn requests_carry_host_token_and_body() {
         let requests = Requests::new("127.0.0.1:9", Some("s3cret")).expect("a valid token");
-        let seed = Plan::new(Api::Basic, Workload::Mixed, 50, 100, 4);
+        let basic = Plan::new(Api::Basic, Workload::Mixed, 50, 100, 4);
         let (mut out, mut body) = (Vec::new(), Vec::new());
-        assert_eq!(requests.write(&mut out, &seed, Op::Get, 42, &mut body), 0);
+        assert_eq!(requests.write(&mut out, &basic, Op::Get, 42, &mut body), 0);
         assert_eq!(
             String::from_utf8_lossy(&out),
             "GET /get?key=bench:00000042 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\
              Authorization: Bearer s3cret\r\n\r\n"
         );
-        let sent = requests.write(&mut out, &seed, Op::Set, 42, &mut body);
+        let sent = requests.write(&mut out, &basic, Op::Set, 42, &mut body);
         let json = r#"{"key":"bench:00000042","val":"0000"}"#;
         assert_eq!(sent, json.len());
         assert_eq!(
