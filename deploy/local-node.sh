@@ -95,7 +95,7 @@ start_server() {
   done
   setenv+=(-E "KVSTORE_DATA_DIR=$dir/data" -E "KVSTORE_NATS_HOST=nats://127.0.0.1:$nats_port")
   launch server systemd-socket-activate -l "127.0.0.1:$server_port" "${setenv[@]}" \
-    "$here/local-cluster.sh" --dir "$dir" supervise-server "$bin"
+    "$here/local-node.sh" --dir "$dir" supervise-server "$bin"
   wait_server_ready
 }
 
