@@ -13,6 +13,31 @@ die() {
   exit 1
 }
 
+# The settings deploy/local-node.sh and deploy/local-cluster.sh share: the
+# directory ("--dir DIR" as the first arguments, else KV_CLUSTER_DIR, else
+# $TMPDIR/$1) and the ports and files the environment names (see either
+# script's header). Sets dir, args (the arguments after --dir), lb_port,
+# stats_port, server_port, nats_port, haproxy_cfg, ready_timeout, stats_url.
+# shellcheck disable=SC2034 # the variables are the sourcing script's
+read_local_settings() {
+  local default=$1
+  shift
+  dir=${KV_CLUSTER_DIR:-${TMPDIR:-/tmp}/$default}
+  if [[ ${1:-} == --dir ]]; then
+    [[ $# -ge 2 ]] || die "--dir needs a directory"
+    dir=$2
+    shift 2
+  fi
+  args=("$@")
+  lb_port=${KV_CLUSTER_LB_PORT:-8000}
+  stats_port=${KV_CLUSTER_STATS_PORT:-8404}
+  server_port=${KV_CLUSTER_SERVER_PORT:-8001}
+  nats_port=${KV_CLUSTER_NATS_PORT:-4222}
+  haproxy_cfg=${KV_HAPROXY_CFG:-$top/docker/haproxy.cfg}
+  ready_timeout=${READY_TIMEOUT:-60}
+  stats_url=http://127.0.0.1:$stats_port
+}
+
 # Prints HAProxy's view of the server, "STATUS,CHECK" (for example "UP,L7OK"
 # or "UP 2/5,L4CON" while checks fail), from the stats page at $1 (such as
 # http://127.0.0.1:8404). Fails when the stats page does not answer.

@@ -35,21 +35,9 @@ top=$(cd "$here/.." && pwd)
 
 export PATH="$PATH:/usr/sbin"
 
-dir=${KV_CLUSTER_DIR:-${TMPDIR:-/tmp}/kv-local-replicas}
-if [[ ${1:-} == --dir ]]; then
-  [[ $# -ge 2 ]] || die "--dir needs a directory"
-  dir=$2
-  shift 2
-fi
+read_local_settings kv-local-replicas "$@"
+set -- "${args[@]}"
 command=${1:-}
-
-lb_port=${KV_CLUSTER_LB_PORT:-8000}
-stats_port=${KV_CLUSTER_STATS_PORT:-8404}
-server_port=${KV_CLUSTER_SERVER_PORT:-8001}
-nats_port=${KV_CLUSTER_NATS_PORT:-4222}
-haproxy_cfg=${KV_HAPROXY_CFG:-$top/docker/haproxy.cfg}
-ready_timeout=${READY_TIMEOUT:-60}
-stats_url=http://127.0.0.1:$stats_port
 nodes=(1 2 3)
 
 usage() {
