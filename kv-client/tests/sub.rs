@@ -1,6 +1,8 @@
 //! `client sub`: the real `client` binary streaming changes from the real
 //! `server` binary (and from a real `nats-server`), read line by line.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -115,18 +117,8 @@ fn api(server: &TestServer) -> KvClient {
 
 /// Runs `client ARGS` against `host` and checks it succeeded.
 fn client(host: &str, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_client"))
-        .args(args)
-        .env_clear()
-        .env("KVSTORE_SERVER_HOST", host)
-        .output()
-        .expect("run client");
-    assert!(
-        output.status.success(),
-        "client {args:?}: {:?} {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = common::client(host, args);
+    common::assert_exit(&output, 0);
     output
 }
 
@@ -313,21 +305,8 @@ fn value_bytes(body: &Value, field: &str, encoding: &str) -> Vec<u8> {
 
 /// Runs `client ARGS` with `input` on stdin and checks it succeeded.
 fn client_with_stdin(host: &str, args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
-        .args(args)
-        .env_clear()
-        .env("KVSTORE_SERVER_HOST", host)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run client");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input).expect("write stdin");
-    drop(stdin);
-    let output = child.wait_with_output().expect("client output");
-    assert!(output.status.success(), "client {args:?}: {output:?}");
+    let output = common::client_with_stdin(host, args, input);
+    common::assert_exit(&output, 0);
     output
 }
 

@@ -169,6 +169,35 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// Sends `method url` as the holder of `token` (`None`: no
+/// `Authorization` header), with an optional `(content type, body)`.
+///
+/// # Panics
+///
+/// On a transport error.
+pub fn send_as(
+    url: &str,
+    token: Option<&str>,
+    method: &str,
+    body: Option<(&str, &[u8])>,
+) -> Answer {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = Vec::new();
+    if let Some(bearer) = &bearer {
+        headers.push(("authorization", bearer.as_str()));
+    }
+    if let Some((content_type, _)) = body {
+        headers.push(("content-type", content_type));
+    }
+    send_with(
+        &agent(),
+        method,
+        url,
+        &headers,
+        body.map(|(_, bytes)| bytes),
+    )
+}
+
 /// Sends `method url` with `headers` and an optional body, through `agent`.
 ///
 /// # Panics

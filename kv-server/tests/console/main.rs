@@ -26,7 +26,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use kv_core::api::key_path;
 use kv_testkit::browser::screens_dir;
-use kv_testkit::http::{agent, send_with, Answer};
+use kv_testkit::http::{send_as, Answer};
 use kv_testkit::{Browser, TestServer};
 use serde_json::{json, Value};
 
@@ -174,21 +174,7 @@ impl Console {
 
     /// Sends `method` to the API as the test's token.
     pub fn call(&self, method: &str, path: &str, body: Option<(&str, &[u8])>) -> Answer {
-        let bearer = self.token.map(|t| format!("Bearer {t}"));
-        let mut headers = Vec::new();
-        if let Some(bearer) = &bearer {
-            headers.push(("authorization", bearer.as_str()));
-        }
-        if let Some((content_type, _)) = body {
-            headers.push(("content-type", content_type));
-        }
-        send_with(
-            &agent(),
-            method,
-            &self.server.url(path),
-            &headers,
-            body.map(|(_, bytes)| bytes),
-        )
+        send_as(&self.server.url(path), self.token, method, body)
     }
 
     /// Writes `key` over the API; returns the revision.

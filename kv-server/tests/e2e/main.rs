@@ -29,7 +29,7 @@ mod watch;
 mod watch_budget;
 mod watch_fuzz;
 
-use kv_testkit::http::{agent, send_with, Answer};
+use kv_testkit::http::Answer;
 use kv_testkit::TestServer;
 
 /// Starts the server built from this package with `args`.
@@ -69,21 +69,7 @@ pub fn send_as(
     path: &str,
     body: Option<(&str, &[u8])>,
 ) -> Answer {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut headers = Vec::new();
-    if let Some(bearer) = &bearer {
-        headers.push(("authorization", bearer.as_str()));
-    }
-    if let Some((content_type, _)) = body {
-        headers.push(("content-type", content_type));
-    }
-    send_with(
-        &agent(),
-        method,
-        &server.url(path),
-        &headers,
-        body.map(|(_, bytes)| bytes),
-    )
+    kv_testkit::http::send_as(&server.url(path), token, method, body)
 }
 
 /// `POST path` with a JSON body, as the holder of `token`.
