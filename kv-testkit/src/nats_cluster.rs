@@ -11,6 +11,7 @@ mod binary;
 mod monitor;
 mod node;
 
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,8 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How many of a node's last log lines a readiness failure shows.
 const LOG_TAIL_LINES: usize = 40;
+/// Starts tried when another process took a port the harness chose.
+const START_ATTEMPTS: usize = 3;
 
 /// A running cluster of `nats-server` nodes with JetStream; every node is
 /// killed when dropped. Nodes are numbered from 0 in this API, and named
@@ -55,6 +58,29 @@ impl NatsCluster {
     pub fn start(nodes: usize) -> Option<NatsCluster> {
         assert!(nodes > 0, "a cluster needs at least one node");
         let binary = binary::find()?;
+        let mut attempt = 1;
+        let mut cluster = loop {
+            let mut cluster = Self::spawn(binary.clone(), nodes);
+            // Ports are chosen free, then bound by the nodes a moment later:
+            // another test may take one in between. Try again, with others.
+            if attempt == START_ATTEMPTS || !cluster.lost_a_port() {
+                break cluster;
+            }
+            attempt += 1;
+        };
+        for node in 0..cluster.nodes() {
+            cluster.wait_jetstream(node);
+        }
+        // Knowing the meta leader is not enough: a node that is not yet
+        // current with it drops JetStream API requests without an answer.
+        for node in 0..cluster.nodes() {
+            cluster.wait_healthy(node);
+        }
+        Some(cluster)
+    }
+
+    /// `nodes` nodes on fresh ports, started.
+    fn spawn(binary: PathBuf, nodes: usize) -> NatsCluster {
         let dir = tempfile::tempdir().expect("a directory for configurations and logs");
         let ports = distinct_free_ports(3 * nodes);
         let ports: Vec<Ports> = ports
@@ -77,15 +103,29 @@ impl NatsCluster {
         for node in &mut cluster.nodes {
             node.spawn(&cluster.binary);
         }
-        for node in 0..cluster.nodes() {
-            cluster.wait_jetstream(node);
+        cluster
+    }
+
+    /// Whether a node exited at start because one of its ports was taken.
+    /// Waits until every node accepts clients (a node binds its monitoring
+    /// and cluster ports before its client port) or one has exited.
+    fn lost_a_port(&mut self) -> bool {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(node) = (0..self.nodes()).find(|&n| self.nodes[n].exited().is_some()) {
+                return self.log(node).contains("address already in use");
+            }
+            let listening = self
+                .nodes
+                .iter()
+                .all(|node| TcpStream::connect(("127.0.0.1", node.ports.client)).is_ok());
+            if listening {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        // Knowing the meta leader is not enough: a node that is not yet
-        // current with it drops JetStream API requests without an answer.
-        for node in 0..cluster.nodes() {
-            cluster.wait_healthy(node);
-        }
-        Some(cluster)
+        // Not ready in time: wait_jetstream says so, with the log.
+        false
     }
 
     /// How many nodes the cluster has, running or not.
